@@ -1,0 +1,1 @@
+"""Authentication and authorization: token values, scopes, JWTs and the Principal."""

@@ -1,0 +1,116 @@
+"""The Runtime: one process's engine, catalog, verifier and background workers, and bootstrap."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from roost.auth.principal import ADMIN
+from roost.auth.secret import load_secret
+from roost.auth.values import mint_value, value_hash
+from roost.auth.verifier import TokenVerifier
+from roost.catalog import Catalog, open_catalog
+from roost.config import Settings
+from roost.datasources import DataSources
+from roost.engine.base import Engine
+from roost.engine.chdb_engine import ChdbEngine
+from roost.ingest.events import EventsBatcher
+from roost.ingest.importer import Importer
+from roost.service_logs import ServiceLogs
+
+log = logging.getLogger("roost")
+
+ADMIN_TOKEN_NAME = "admin token"
+STAGING_DB = "roost_staging"
+
+
+class Runtime:
+    def __init__(self, settings: Settings, *, engine: Engine | None = None, quiet: bool = False) -> None:
+        self.settings = settings
+        self.quiet = quiet
+        data_dir = Path(settings.data_dir)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir = data_dir
+        self.catalog: Catalog = open_catalog(settings.catalog)
+        self.engine: Engine = engine or ChdbEngine(settings.engine_path, threads=settings.engine_threads)
+        self.secret = load_secret(data_dir)
+        self.workspace = self._bootstrap_workspace()
+        self.database: str = self.workspace["database"]
+        self.engine.command(f"CREATE DATABASE IF NOT EXISTS {self.database}")
+        self.logs = ServiceLogs(self.engine)
+        self.logs.setup()
+        self.importer = Importer(self.engine, STAGING_DB, data_dir / "tmp")
+        self.importer.setup()
+        self.datasources = DataSources(self)
+        self.verifier = TokenVerifier(self.catalog, self.secret)
+        self.jobs_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="roost-jobs")
+        self.events = EventsBatcher(self, data_dir / "events")
+        self._listeners: list[Any] = []
+
+    # --- bootstrap ------------------------------------------------------------------------------
+    def _bootstrap_workspace(self) -> dict[str, Any]:
+        ws = self.catalog.get_workspace()
+        if ws is None:
+            ws_id = str(uuid.uuid4())
+            ws = self.catalog.create_workspace(ws_id, self.settings.workspace_name, "w_" + ws_id.replace("-", "")[:12])
+        if not any(any(s.get("type") == ADMIN for s in t["scopes"]) for t in self.catalog.list_tokens()):
+            value = mint_value(ws["id"], self.secret)
+            self.catalog.create_token(
+                {
+                    "id": str(uuid.uuid4()),
+                    "name": ADMIN_TOKEN_NAME,
+                    "description": "Workspace admin token: full access and the JWT signing key",
+                    "value": value,
+                    "value_hash": value_hash(value),
+                    "scopes": [{"type": ADMIN}],
+                }
+            )
+            self.write_admin_token(value)
+            if not self.quiet:
+                print(f"Created workspace {ws['name']} ({ws['id']}).", file=sys.stderr)
+                print(f"Admin token (shown once; also in {self.data_dir / 'admin-token'}):\n{value}",
+                      file=sys.stderr)
+        return ws
+
+    def write_admin_token(self, value: str) -> None:
+        path = self.data_dir / "admin-token"
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(value + "\n")
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+
+    def admin_token_value(self) -> str | None:
+        for t in self.catalog.list_tokens():
+            if any(s.get("type") == ADMIN for s in t["scopes"]):
+                return str(t["value"])
+        return None
+
+    # --- lifecycle ------------------------------------------------------------------------------
+    def start(self) -> None:
+        self.logs.start()
+        self.verifier.start()
+        self.events.start()
+
+    def changed(self) -> None:
+        """Something in the catalog changed: drop caches that depend on it."""
+        self.verifier.invalidate()
+        for fn in self._listeners:
+            fn()
+
+    def on_change(self, fn: Any) -> None:
+        self._listeners.append(fn)
+
+    def close(self) -> None:
+        self.events.close()
+        self.jobs_pool.shutdown(wait=True)
+        self.logs.close()
+        self.verifier.close()
+        self.engine.close()
+        self.catalog.close()

@@ -1,0 +1,1 @@
+"""The SQL core: templates, the compiler (parse, authorize, rewrite, generate)."""
