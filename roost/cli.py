@@ -20,10 +20,6 @@ def _serve(args: argparse.Namespace) -> int:
     settings = Settings.from_env(host=args.host, port=args.port, data_dir=args.data_dir)
     settings.demo = bool(args.demo)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if settings.demo:
-        from roost.demo import prepare_demo
-
-        prepare_demo(settings)
     app = create_app(settings)
     print(f"Roost listening on http://{settings.host}:{settings.port} (data in {Path(settings.data_dir).resolve()})",
           file=sys.stderr)

@@ -22,3 +22,21 @@ def datasource_text(rt: Any, ds: dict[str, Any]) -> str:
         if v:
             lines.append(f'ENGINE_{key.upper()} "{v}"')
     return "\n".join(lines) + "\n"
+
+
+def pipe_text(pipe: dict[str, Any]) -> str:
+    lines: list[str] = []
+    if pipe.get("description"):
+        lines += ["DESCRIPTION >", "    " + pipe["description"].replace("\n", "\n    "), ""]
+    for n in pipe["nodes"]:
+        lines.append(f"NODE {n['name']}")
+        if n.get("description"):
+            lines += ["DESCRIPTION >", "    " + str(n["description"]).replace("\n", "\n    ")]
+        lines.append("SQL >")
+        lines += ["    " + line for line in n["sql"].splitlines()]
+        if n["type"] == "endpoint":
+            lines.append("TYPE endpoint")
+        elif n["type"] == "materialized":
+            lines += ["TYPE materialized", f"DATASOURCE {n.get('datasource')}"]
+        lines.append("")
+    return "\n".join(lines)

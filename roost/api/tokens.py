@@ -1,0 +1,160 @@
+"""Tokens API (reference §1.5, §2.5) and the audit trail."""
+
+from __future__ import annotations
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from roost.api.params import FORM, MULTIPART, content_type
+from roost.api.responses import empty, json_response
+from roost.api.routing import ADMIN, TOKENS, route
+from roost.auth.principal import Principal
+from roost.errors import DOC_TOKENS, BadRequest, MethodNotAllowed
+
+
+def _svc(request: Request):  # type: ignore[no-untyped-def]
+    return request.app.state.rt.tokens
+
+
+async def _params(request: Request) -> tuple[dict[str, str], list[str] | None, dict | None]:
+    """(single params, scope list or None when absent, JSON body for a JWT or None)."""
+    single: dict[str, str] = {}
+    scopes: list[str] = []
+    seen_scope = False
+    for k, v in request.query_params.multi_items():
+        if k == "scope":
+            seen_scope = True
+            scopes.append(v)
+        elif k != "token":
+            single.setdefault(k, v)
+    ct = content_type(request)
+    body_json = None
+    if ct in (FORM, MULTIPART):
+        form = await request.form()
+        for k, v in form.multi_items():
+            if k == "scope":
+                seen_scope = True
+                scopes.append(str(v))
+            elif k != "token":
+                single[k] = str(v)
+    else:
+        raw = await request.body()
+        if raw.strip():
+            try:
+                data = orjson.loads(raw)
+            except orjson.JSONDecodeError as e:
+                if ct == "application/json":
+                    raise BadRequest(f"Invalid body : {e}", documentation=DOC_TOKENS) from None
+                data = None
+            if isinstance(data, dict):
+                body_json = data
+            elif ct == "application/json":
+                raise BadRequest("Invalid body : expected a JSON object", documentation=DOC_TOKENS)
+    # a comma inside one scope value is NOT split (filters may hold commas)
+    return single, (scopes if seen_scope else None), body_json
+
+
+@route("/v0/tokens", ["GET"], requires=TOKENS)
+async def list_tokens(request: Request, principal: Principal) -> Response:
+    svc = _svc(request)
+    recs = request.app.state.rt.catalog.list_tokens()
+    return json_response({"tokens": [svc.to_json(r, principal) for r in recs]})
+
+
+@route("/v0/tokens/", ["GET"], requires=TOKENS, name="list_tokens_slash")
+async def list_tokens_slash(request: Request, principal: Principal) -> Response:
+    return await list_tokens(request, principal)
+
+
+@route("/v0/tokens", ["POST"], requires=TOKENS)
+async def create_token(request: Request, principal: Principal) -> Response:
+    svc = _svc(request)
+    params, scopes, body = await _params(request)
+    if body is not None and ("scopes" in body or "expiration_time" in params):
+        return json_response(svc.create_jwt(principal, body, params.get("name"), params.get("expiration_time")))
+    rec = svc.create(
+        principal,
+        name=params.get("name", ""),
+        description=params.get("description", ""),
+        scopes=scopes or [],
+        expiration_time=params.get("expiration_time"),
+        rps=params.get("rps"),
+        origin=params.get("origin", "C"),
+    )
+    return json_response(svc.to_json(rec, principal))
+
+
+@route("/v0/tokens/", ["POST"], requires=TOKENS, name="create_token_slash")
+async def create_token_slash(request: Request, principal: Principal) -> Response:
+    return await create_token(request, principal)
+
+
+@route("/v0/tokens/{name}", ["GET"], requires=TOKENS)
+async def get_token(request: Request, principal: Principal) -> Response:
+    svc = _svc(request)
+    name = request.path_params["name"]
+    if name.endswith(".token"):
+        rec = svc.get(name.removesuffix(".token"))
+        return Response(_token_datafile(rec), media_type="text/plain")
+    return json_response(svc.to_json(svc.get(name), principal))
+
+
+@route("/v0/tokens/{name}", ["PUT"], requires=TOKENS, name="update_token")
+async def update_token(request: Request, principal: Principal) -> Response:
+    svc = _svc(request)
+    params, scopes, _ = await _params(request)
+    rec = svc.update(
+        principal,
+        request.path_params["name"],
+        name=params.get("name"),
+        description=params.get("description"),
+        scopes=scopes,
+        expiration_time=params.get("expiration_time"),
+        rps=params.get("rps"),
+    )
+    return json_response(svc.to_json(rec, principal))
+
+
+@route("/v0/tokens/{name}", ["DELETE"], requires=TOKENS, name="delete_token")
+async def delete_token(request: Request, principal: Principal) -> Response:
+    _svc(request).delete(principal, request.path_params["name"])
+    return empty(204)
+
+
+@route("/v0/tokens/{name}/refresh", ["POST"], requires=TOKENS)
+async def refresh_token(request: Request, principal: Principal) -> Response:
+    svc = _svc(request)
+    return json_response(svc.to_json(svc.refresh(principal, request.path_params["name"]), principal))
+
+
+@route("/v0/tokens/{name}/refresh", ["GET"], requires=TOKENS, name="refresh_token_get")
+async def refresh_token_get(request: Request, principal: Principal) -> Response:
+    raise MethodNotAllowed("refresh must be done with POST", documentation=DOC_TOKENS)
+
+
+@route("/v0/tokens/{name}/audit", ["GET"], requires=TOKENS)
+async def token_audit(request: Request, principal: Principal) -> Response:
+    rt = request.app.state.rt
+    rec = _svc(request).get(request.path_params["name"])
+    return json_response({"audit": rt.catalog.list_audit(rec["id"])})
+
+
+@route("/v0/audit", ["GET"], requires=ADMIN)
+async def audit(request: Request, principal: Principal) -> Response:
+    rt = request.app.state.rt
+    return json_response({"audit": rt.catalog.list_audit(request.query_params.get("token"))})
+
+
+def _token_datafile(rec: dict) -> str:  # type: ignore[type-arg]
+    lines = []
+    if rec.get("description"):
+        lines += ["DESCRIPTION >", "    " + rec["description"], ""]
+    for s in rec["scopes"]:
+        lines.append(f"SCOPE {s['type']}")
+        if s.get("resource"):
+            lines.append(f"RESOURCE {s['resource']}")
+        if s.get("filter"):
+            lines.append(f"FILTER {s['filter']}")
+        lines.append("")
+    return "\n".join(lines)
