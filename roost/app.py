@@ -14,14 +14,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from roost.api import routing
+from roost.api import load_routes, routing
 from roost.api.responses import JSON, error_response
 from roost.api.routing import Requirement
 from roost.auth.principal import Principal
 from roost.auth.ratelimit import RateLimiter
 from roost.auth.values import is_jwt
 from roost.config import Settings
-from roost.errors import DOC_AUTH, Forbidden, MethodNotAllowed, NotFound, RoostError
+from roost.engine.base import EngineError
+from roost.errors import DOC_AUTH, BadRequest, Forbidden, MethodNotAllowed, NotFound, RoostError
 from roost.runtime import Runtime
 
 log = logging.getLogger("roost.app")
@@ -93,14 +94,7 @@ def make_authenticate(rt: Runtime, limiter: RateLimiter) -> Any:
 
 
 def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
-    # import the API modules so that their routes are declared
-    from roost.api import datasources, events, jobs, workspace  # noqa: F401
-
-    for mod in ("roost.api.tokens", "roost.api.query", "roost.api.pipes", "roost.ui.routes"):
-        try:
-            __import__(mod)
-        except ImportError as e:  # pragma: no cover - modules still being written
-            log.warning("routes of %s disabled: %s", mod, e)
+    load_routes()
 
     state: dict[str, Any] = {}
     limiter = RateLimiter()
@@ -131,6 +125,15 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
         assert isinstance(exc, RoostError)
         return error_response(exc, getattr(request.state, "request_id", None))
 
+    async def engine_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, EngineError)
+        rt = request.app.state.rt
+        query = getattr(rt, "query", None)
+        msg = query.readable(exc.message) if query is not None else exc.message
+        log.info("engine error on %s %s: %s", request.method, request.url.path, exc.name)
+        return error_response(BadRequest(f"[Error] {msg} ({exc.name or 'engine error'})"),
+                              getattr(request.state, "request_id", None))
+
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         if exc.status_code == 404:
@@ -149,6 +152,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
     app = Starlette(
         routes=routing.build_routes(authenticate),
         lifespan=lifespan,
-        exception_handlers={RoostError: roost_error, HTTPException: http_error, Exception: internal_error},
+        exception_handlers={RoostError: roost_error, EngineError: engine_error, HTTPException: http_error,
+                            Exception: internal_error},
     )
     return Edge(app)  # type: ignore[return-value]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
@@ -15,6 +18,11 @@ from roost.errors import DOC_TOKENS, BadRequest, MethodNotAllowed
 
 def _svc(request: Request):  # type: ignore[no-untyped-def]
     return request.app.state.rt.tokens
+
+
+async def _run(request: Request, fn: Callable[[], Any]) -> Any:
+    """Token changes read the catalog (and may run a query): off the event loop."""
+    return await request.app.state.rt.engine.run(fn)
 
 
 async def _params(request: Request) -> tuple[dict[str, str], list[str] | None, dict | None]:
@@ -72,8 +80,10 @@ async def create_token(request: Request, principal: Principal) -> Response:
     svc = _svc(request)
     params, scopes, body = await _params(request)
     if body is not None and ("scopes" in body or "expiration_time" in params):
-        return json_response(svc.create_jwt(principal, body, params.get("name"), params.get("expiration_time")))
-    rec = svc.create(
+        jwt_body = body
+        return json_response(await _run(request, lambda: svc.create_jwt(principal, jwt_body, params.get("name"),
+                                                                        params.get("expiration_time"))))
+    rec = await _run(request, lambda: svc.create(
         principal,
         name=params.get("name", ""),
         description=params.get("description", ""),
@@ -81,7 +91,7 @@ async def create_token(request: Request, principal: Principal) -> Response:
         expiration_time=params.get("expiration_time"),
         rps=params.get("rps"),
         origin=params.get("origin", "C"),
-    )
+    ))
     return json_response(svc.to_json(rec, principal))
 
 
@@ -104,7 +114,7 @@ async def get_token(request: Request, principal: Principal) -> Response:
 async def update_token(request: Request, principal: Principal) -> Response:
     svc = _svc(request)
     params, scopes, _ = await _params(request)
-    rec = svc.update(
+    rec = await _run(request, lambda: svc.update(
         principal,
         request.path_params["name"],
         name=params.get("name"),
@@ -112,20 +122,22 @@ async def update_token(request: Request, principal: Principal) -> Response:
         scopes=scopes,
         expiration_time=params.get("expiration_time"),
         rps=params.get("rps"),
-    )
+    ))
     return json_response(svc.to_json(rec, principal))
 
 
 @route("/v0/tokens/{name}", ["DELETE"], requires=TOKENS, name="delete_token")
 async def delete_token(request: Request, principal: Principal) -> Response:
-    _svc(request).delete(principal, request.path_params["name"])
+    svc = _svc(request)
+    await _run(request, lambda: svc.delete(principal, request.path_params["name"]))
     return empty(204)
 
 
 @route("/v0/tokens/{name}/refresh", ["POST"], requires=TOKENS)
 async def refresh_token(request: Request, principal: Principal) -> Response:
     svc = _svc(request)
-    return json_response(svc.to_json(svc.refresh(principal, request.path_params["name"]), principal))
+    rec = await _run(request, lambda: svc.refresh(principal, request.path_params["name"]))
+    return json_response(svc.to_json(rec, principal))
 
 
 @route("/v0/tokens/{name}/refresh", ["GET"], requires=TOKENS, name="refresh_token_get")
