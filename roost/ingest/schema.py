@@ -124,10 +124,10 @@ class EngineSpec:
             return "Null"
         out = f"{self.engine}{args}"
         if self.partition_key:
-            out += f" PARTITION BY {self.partition_key}"
+            out += f" PARTITION BY {_key_sql(self.partition_key)}"
         if self.primary_key:
-            out += f" PRIMARY KEY {self.primary_key}"
-        out += f" ORDER BY {self.sorting_key or 'tuple()'}"
+            out += f" PRIMARY KEY {_key_sql(self.primary_key)}"
+        out += f" ORDER BY {_key_sql(self.sorting_key or 'tuple()')}"
         if self.ttl:
             out += f" TTL {self.ttl}"
         return out
@@ -246,6 +246,19 @@ def normalize_expr(text: str, what: str) -> str:
     return tree.sql("clickhouse")
 
 
+def normalize_list(text: str, what: str) -> str:
+    """A comma-separated list of expressions (``user_id, timestamp``), each parsed and regenerated."""
+    parts = split_top(text)
+    if not parts:
+        raise bad(f"Invalid {what}: '{text.strip()}'")
+    return ", ".join(normalize_expr(p, what) for p in parts)
+
+
+def _key_sql(key: str) -> str:
+    """A key as it goes after ORDER BY / PARTITION BY: a list of expressions becomes a tuple."""
+    return f"({key})" if len(split_top(key)) > 1 else key
+
+
 def _check_functions(tree: exp.Expression, what: str) -> None:
     """Only allow-listed functions (the SQL compiler's list) in DDL expressions."""
     try:
@@ -318,7 +331,7 @@ def parse_engine(params: dict[str, str], columns: list[Column]) -> EngineSpec:
     for key in ("sorting_key", "partition_key", "primary_key", "ttl"):
         v = params.get(f"engine_{key}")
         if v:
-            setattr(spec, key, normalize_expr(v, f"engine_{key}"))
+            setattr(spec, key, normalize_list(v, f"engine_{key}"))
     for key in ("ver", "sign", "version"):
         v = params.get(f"engine_{key}")
         if v:
