@@ -131,7 +131,7 @@ class Pipes:
             raise
         extra = NodeRelations(self, pipe, principal, params, index, test_mode)
         try:
-            return self.rt.query.compile_shaped(sql, principal, extra=extra)
+            return self.rt.query.compile_shaped(sql, principal, extra=extra, in_pipe=True)
         except RoostError as e:
             if e.status == 400 and not e.body and not e.message.startswith("[Error]"):
                 e.message = f"[Error] {e.message} (in node '{node['name']}' of pipe '{pipe['name']}')"
@@ -154,15 +154,20 @@ class Pipes:
                                      has_limit=compiled.has_limit)
         return compiled
 
-    def relation(self, name: str, principal: Principal) -> Relation | None:
-        """A published pipe used as a table (``/v0/sql``, another pipe), for this caller."""
+    def relation(self, name: str, principal: Principal, *, in_pipe: bool = False) -> Relation | None:
+        """A published pipe used as a table (``/v0/sql``, another pipe's node), for this caller.
+
+        From ``/v0/sql`` the caller needs PIPES:READ on it; inside a pipe's node any published pipe
+        may be read (the outer pipe's author chose it), the caller's filters still applying.
+        """
         pipe = self.rt.catalog.get_pipe(name)
         if pipe is None or self.endpoint_index(pipe) is None:
             return None
         scope = principal.pipe_read(pipe["name"])
-        if scope is None:
+        if scope is None and not in_pipe:
             return None
-        compiled = self.compile_endpoint(pipe, principal, dict(scope.fixed_params or {}), test_mode=False)
+        fixed = dict(scope.fixed_params or {}) if scope else {}
+        compiled = self.compile_endpoint(pipe, principal, fixed, test_mode=False)
         return Relation(name=name, kind="pipe", sql=compiled.sql)
 
     def call_params(self, pipe: dict[str, Any], principal: Principal, params: dict[str, Any]) -> dict[str, Any]:
@@ -178,7 +183,7 @@ class Pipes:
                      q: str | None) -> CompiledQuery:
         """The final (literal) SQL of an endpoint call, cached by caller shape and parameters."""
         shaped_p, literals = self.rt.query.shape(principal)
-        key = (pipe["id"], pipe["updated_at"], shaped_p.filter_key(),
+        key = (pipe["id"], pipe["updated_at"], shaped_p.filter_key(), shaped_p.readable_key(),
                tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in params.items())), q)
         compiled = self.endpoint_cache.get(key)
         if compiled is None:

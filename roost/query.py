@@ -80,39 +80,44 @@ class Executed:
 class PrincipalResolver:
     """Maps names in user SQL to what one Principal may read."""
 
-    def __init__(self, rt: Runtime, principal: Principal, extra: Mapping[str, Relation] | None = None) -> None:
+    def __init__(self, rt: Runtime, principal: Principal, extra: Mapping[str, Relation] | None = None,
+                 in_pipe: bool = False) -> None:
         self.rt = rt
         self.p = principal
         self.extra = extra or {}
+        # Inside a pipe's nodes (an endpoint the caller may call), data sources are readable whatever the
+        # caller's DATASOURCES scopes say — as in Tinybird, PIPES:READ is enough — but the caller's
+        # DATASOURCES:READ filters still apply to every data source the nodes read.
+        self.in_pipe = in_pipe
 
     def resolve(self, name: str, database: str | None) -> Relation | None:
         if database is None and name in self.extra:
             return self.extra[name]
         if database is not None:
-            if database == SERVICE_DB and name in TABLES and self.p.may_read_service_datasources():
+            if database == SERVICE_DB and name in TABLES and (self.in_pipe or self.p.may_read_service_datasources()):
                 return Relation(name=f"{database}.{name}", kind="service", physical=f"{SERVICE_DB}.`{name}`")
             return None
         cat = self.rt.catalog
         ds = cat.get_datasource(name)
         if ds is not None:
             scope = self.p.datasource_read(ds["name"])
-            if scope is None:
+            if scope is None and not self.in_pipe:
                 return None
             return Relation(name=name, kind="datasource", physical=self.rt.datasources.table(ds),
-                            filter=scope.filter or None)
+                            filter=(scope.filter or None) if scope else None)
         if name.endswith("_quarantine"):
             ds = cat.get_datasource(name[: -len("_quarantine")])
             if ds is not None:
                 scope = self.p.datasource_read(ds["name"])
-                if scope is None:
+                if scope is None and not self.in_pipe:
                     return None
-                if scope.filter:
+                if scope is not None and scope.filter:
                     raise Forbidden(f"Resource '{name}': the quarantine cannot be read with a filtered token",
                                     documentation=DOC_QUERY)
                 return Relation(name=name, kind="quarantine", physical=self.rt.datasources.quarantine(ds))
         pipes = getattr(self.rt, "pipes", None)
         if pipes is not None:
-            rel: Relation | None = pipes.relation(name, self.p)
+            rel: Relation | None = pipes.relation(name, self.p, in_pipe=self.in_pipe)
             if rel is not None:
                 return rel
         return None
@@ -192,14 +197,14 @@ class QueryService:
             lit.replace(exp.Literal.string(sentinel))
         return tree.sql("clickhouse")
 
-    def compile_shaped(self, sql: str, principal: Principal, *, extra: Mapping[str, Relation] | None = None
-                       ) -> CompiledQuery:
+    def compile_shaped(self, sql: str, principal: Principal, *, extra: Mapping[str, Relation] | None = None,
+                       in_pipe: bool = False) -> CompiledQuery:
         """Compile for an already shaped Principal (result may hold sentinels)."""
-        key = (sql, principal.filter_key(), self.generation)
+        key = (sql, principal.filter_key(), principal.readable_key(), self.generation, in_pipe)
         hit = self.cache.get(key) if not extra else None
         if hit is not None:
             return hit
-        compiled = compile_select(sql, PrincipalResolver(self.rt, principal, extra))
+        compiled = compile_select(sql, PrincipalResolver(self.rt, principal, extra, in_pipe))
         if not extra:
             self.cache.put(key, compiled)
         return compiled
@@ -232,6 +237,7 @@ class QueryService:
             "max_memory_usage": s.max_memory_usage,
             "output_format_json_quote_64bit_integers": 0,
             "output_format_json_quote_denormals": 0,
+            "exact_rows_before_limit": 1,
         }
         atf = {k.replace("`", ""): v for k, v in compiled.table_filters.items()}
         if atf:

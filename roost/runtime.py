@@ -39,6 +39,7 @@ class Runtime:
         self.data_dir = data_dir
         self.catalog: Catalog = open_catalog(settings.catalog)
         self.engine: Engine = engine or ChdbEngine(settings.engine_path, threads=settings.engine_threads)
+        self._listeners: list[Any] = []
         self.secret = load_secret(data_dir)
         self.workspace = self._bootstrap_workspace()
         self.database: str = self.workspace["database"]
@@ -60,7 +61,6 @@ class Runtime:
         self.verifier = TokenVerifier(self.catalog, self.secret)
         self.jobs_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="roost-jobs")
         self.events = EventsBatcher(self, data_dir / "events")
-        self._listeners: list[Any] = []
 
     # --- bootstrap ------------------------------------------------------------------------------
     def _bootstrap_workspace(self) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from roost.auth.principal import (
 )
 from roost.auth.scopes import parse_scopes, scope_from_json, scopes_to_json
 from roost.auth.values import mint_value, value_hash
-from roost.errors import DOC_TOKENS, BadRequest, Conflict, Forbidden, NotFound
+from roost.errors import DOC_TOKENS, BadRequest, Conflict, Forbidden, NotFound, RoostError
 
 if TYPE_CHECKING:
     from roost.runtime import Runtime
@@ -48,7 +48,14 @@ class Tokens:
     # --- validation -------------------------------------------------------------------------------
     def validate_scope(self, scope: Scope) -> Scope:
         """Resources must exist; a filter must be a valid boolean expression over the columns."""
-        from roost.sql.compiler import validate_filter
+
+        def validate_filter(expr: str, columns: set[str] | None) -> str:
+            from roost.sql.compiler import validate_filter as check
+
+            try:
+                return check(expr, columns)
+            except RoostError as e:  # a forbidden function in a filter is bad input here: 400
+                raise _bad(f"Invalid filter '{expr}': {e.message}") from None
 
         if scope.type in DS_SCOPES:
             ds = self.rt.catalog.get_datasource(scope.resource or "")

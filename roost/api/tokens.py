@@ -13,7 +13,7 @@ from roost.api.params import FORM, MULTIPART, content_type
 from roost.api.responses import empty, json_response
 from roost.api.routing import ADMIN, TOKENS, route
 from roost.auth.principal import Principal
-from roost.errors import DOC_TOKENS, BadRequest, MethodNotAllowed
+from roost.errors import DOC_TOKENS, BadRequest, MethodNotAllowed, NotFound
 
 
 def _svc(request: Request):  # type: ignore[no-untyped-def]
@@ -148,14 +148,18 @@ async def refresh_token_get(request: Request, principal: Principal) -> Response:
 @route("/v0/tokens/{name}/audit", ["GET"], requires=TOKENS)
 async def token_audit(request: Request, principal: Principal) -> Response:
     rt = request.app.state.rt
-    rec = _svc(request).get(request.path_params["name"])
-    return json_response({"audit": rt.catalog.list_audit(rec["id"])})
+    name = request.path_params["name"]
+    rec = rt.catalog.get_token(name)
+    entries = rt.catalog.list_audit(rec["id"] if rec else name)  # a deleted token keeps its trail
+    if rec is None and not entries:
+        raise NotFound("Token not found", documentation=DOC_TOKENS)
+    return json_response({"audit": entries})
 
 
 @route("/v0/audit", ["GET"], requires=ADMIN)
 async def audit(request: Request, principal: Principal) -> Response:
     rt = request.app.state.rt
-    return json_response({"audit": rt.catalog.list_audit(request.query_params.get("token"))})
+    return json_response({"audit": rt.catalog.list_audit(request.query_params.get("name"))})
 
 
 def _token_datafile(rec: dict) -> str:  # type: ignore[type-arg]

@@ -136,6 +136,10 @@ class Principal:
     def readable_pipes(self) -> list[str]:
         return [s.resource for s in self.scopes if s.type == PIPES_READ and s.resource]
 
+    def readable_key(self) -> tuple[tuple[str, str], ...]:
+        """A hashable summary of what this caller may read (for compile caches)."""
+        return tuple(sorted((s.type, s.resource or "") for s in self.scopes))
+
     def filter_key(self) -> tuple[tuple[str, str, str], ...]:
         """A hashable summary of every filter this caller carries (for compile caches)."""
         return tuple(

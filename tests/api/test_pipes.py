@@ -6,6 +6,7 @@ import io
 import time
 
 import jwt as pyjwt
+import orjson
 import pyarrow.parquet as pq
 import pytest
 
@@ -74,9 +75,8 @@ def test_filtered_token_sees_only_its_rows_in_every_format(admin, server, ds, pi
     with server.client(tk) as c:
         body = c.get(f"/v0/pipes/{pipe}.json").json()
         assert sum(row["n"] for row in body["data"]) == 30
-        nd = c.get(f"/v0/pipes/{pipe}.ndjson").text.strip().splitlines()
-        assert len(nd) == 3
-        assert sum(int(line.split(',')[0].rsplit(":", 1)[1]) for line in nd) == 30 or True
+        nd = [orjson.loads(line) for line in c.get(f"/v0/pipes/{pipe}.ndjson").text.strip().splitlines()]
+        assert sum(row["n"] for row in nd) == 30
         pa = pq.read_table(io.BytesIO(c.get(f"/v0/pipes/{pipe}.parquet").content))
         assert sum(pa.column("n").to_pylist()) == 30
         # q runs over the endpoint result as _
@@ -128,8 +128,9 @@ def test_repeated_keys_and_huge_values(admin, pipe):  # type: ignore[no-untyped-
     assert r.status_code in (200, 400)
     r = admin.get(f"/v0/pipes/{pipe}.json", params={"limit": "9" * 40})
     assert r.status_code == 400
-    r = admin.get(f"/v0/pipes/{pipe}.json", params={"event_type": "y" * 100_000})
-    assert r.status_code in (400, 413, 414)
+    r = admin.post(f"/v0/pipes/{pipe}.json", data={"event_type": "y" * 300_000})
+    assert r.status_code == 400
+    assert "event_type" in r.json()["error"]
 
 
 def test_jwt_fixed_params_win(admin, server, pipe):  # type: ignore[no-untyped-def]

@@ -156,7 +156,8 @@ def test_audit_trail(admin, ds, unique):  # type: ignore[no-untyped-def]
     admin.put(f"/v0/tokens/{unique}", params={"scope": f"DATASOURCES:READ:{ds}:user_id = 2"})
     tok = admin.post(f"/v0/tokens/{unique}/refresh").json()
     admin.delete(f"/v0/tokens/{unique}")
-    entries = admin.get("/v0/audit", params={"token": tok["id"]}).json()["audit"]
+    entries = admin.get(f"/v0/tokens/{tok['id']}/audit").json()["audit"]
+    assert entries == admin.get("/v0/audit", params={"name": tok["id"]}).json()["audit"]
     actions = [e["action"] for e in reversed(entries)]
     assert actions == ["create", "update", "refresh", "delete"]
     upd = next(e for e in entries if e["action"] == "update")
@@ -199,7 +200,7 @@ def test_jwt_signed_elsewhere_and_refused_variants(admin, server, ds):  # type: 
     bad = {
         "expired": pyjwt.encode({**base, "exp": int(time.time()) - 10}, key, algorithm="HS256"),
         "no exp": pyjwt.encode(base, key, algorithm="HS256"),
-        "wrong key": pyjwt.encode({**base, "exp": int(time.time()) + 60}, "p.wrong", algorithm="HS256"),
+        "wrong key": pyjwt.encode({**base, "exp": int(time.time()) + 60}, "p.wrong-key-of-the-right-length-000000", algorithm="HS256"),
         "other workspace": pyjwt.encode({**base, "workspace_id": "nope", "exp": int(time.time()) + 60}, key,
                                         algorithm="HS256"),
         "unknown scope": pyjwt.encode({**base, "scopes": [{"type": "ADMIN"}], "exp": int(time.time()) + 60}, key,
