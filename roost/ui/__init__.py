@@ -1,0 +1,1 @@
+"""The web UI of Roost: static single-page app and the routes that serve it."""
