@@ -21,8 +21,8 @@ def _serve(args: argparse.Namespace) -> int:
     settings.demo = bool(args.demo)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(settings)
-    print(f"Roost listening on http://{settings.host}:{settings.port} (data in {Path(settings.data_dir).resolve()})",
-          file=sys.stderr)
+    print(f"Roost listening on http://{settings.host}:{settings.port} (web UI at /ui/, data in "
+          f"{Path(settings.data_dir).resolve()})", file=sys.stderr)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", loop="uvloop",
                 http="httptools", lifespan="on", timeout_graceful_shutdown=10)
     return 0

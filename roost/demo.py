@@ -90,6 +90,7 @@ def setup_demo(rt: Runtime, rows: int = ROWS, quiet: bool = False) -> dict[str, 
             print(f"  # {name}", file=out)
             print(f"  curl -s '{base}/v0/pipes/ecommerce_example.json?limit=3' -H 'Authorization: Bearer {value}'",
                   file=out)
+        print(f"\n  # the web UI (sign in with the admin token or a user token): {base}/ui/", file=out)
         print(f"\n  # the same endpoint as the admin (all users):\n  curl -s '{base}/v0/pipes/ecommerce_example.json"
               f"?limit=3' -H \"Authorization: Bearer $(cat {rt.data_dir}/admin-token)\"\n", file=out)
     return tokens

@@ -282,6 +282,8 @@ class QueryService:
 
         msg = re.sub(rf"`?{re.escape(db)}`?\.`?(t_[0-9a-f]{{32}})(_quarantine)?`?", repl, msg)
         msg = re.sub(r"\b(t_[0-9a-f]{32})(_quarantine)?\b", repl, msg)
+        # the generated SQL (with filters and settings) is Roost's business, not the caller's
+        msg = re.sub(r"\s*In scope .*", "", msg, flags=re.S)
         for cut in (": While executing", ". Stack trace"):
             i = msg.find(cut)
             if i > 0:
