@@ -13,7 +13,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("roost.jobs")
 
 
-def start_job(rt: Runtime, kind: str, doc: dict[str, Any], fn: Callable[[str], dict[str, Any] | None]) -> dict[str, Any]:
+def start_job(rt: Runtime, kind: str, doc: dict[str, Any],
+              fn: Callable[[str], dict[str, Any] | None]) -> dict[str, Any]:
     job_id = str(uuid.uuid4())
     job = rt.catalog.create_job(job_id, kind, {"is_cancellable": False, **doc})
 

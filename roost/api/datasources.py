@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from starlette.datastructures import UploadFile
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from roost.api.params import MULTIPART, content_type, flag, form_params, query_params
 from roost.api.responses import empty, json_response
-from roost.api.routing import ANY_TOKEN, DS_CREATE, DS_DROP, DS_POST, DS_READ, route
+from roost.api.routing import ANY_TOKEN, DS_APPEND, DS_CREATE, DS_DROP, DS_POST, DS_READ, route, scope_error
 from roost.auth.principal import Principal
 from roost.errors import DOC_DATASOURCES, BadRequest, Conflict, NotFound
 from roost.ingest.spool import Spool
@@ -100,6 +100,9 @@ async def _spool_body(request: Request, limit: int, files: list[tuple[str, Uploa
                 spool.write(chunk)
             return spool.finish(), hint
         return await spool.consume(request.stream()), None
+    except ClientDisconnect:
+        spool.discard()
+        raise BadRequest("The request body was not received completely: the client disconnected") from None
     except BaseException:
         spool.discard()
         raise
@@ -133,6 +136,10 @@ async def post_datasources(request: Request, principal: Principal) -> Response:
         mode = "append"
     else:
         ds = rt.datasources.find(name)
+        if ds is None and mode == "append" and params.get("schema"):  # Classic: an append with a schema creates
+            if not principal.may_create_datasources():
+                raise scope_error(DS_CREATE)
+            ds = await rt.engine.run(rt.datasources.create, params, _rid(request))
         if ds is None:
             raise NotFound(f'Data Source "{name}" does not exist: create it first with a schema',
                            documentation=DOC_DATASOURCES)
@@ -142,37 +149,34 @@ async def post_datasources(request: Request, principal: Principal) -> Response:
 async def _import(request: Request, ds: dict[str, Any], mode: str, params: dict[str, str],
                   files: list[tuple[str, UploadFile]]) -> Response:
     rt = _rt(request)
-    path, hint = await _spool_body(request, rt.settings.append_max_body, files)
     import_id = str(uuid.uuid4())
     t0 = time.monotonic()
+    fmt = (params.get("format") or "").lower()
     try:
-        fmt = (params.get("format") or "").lower() or hint
-        if not fmt:
-            with open(path, "rb") as f:
-                fmt = _sniff(f.read(4096))
-        if fmt not in FORMATS:
-            raise BadRequest(f"Unsupported format '{fmt}': use csv, ndjson or parquet",
-                             documentation=DOC_DATASOURCES)
-        delimiter = params.get("dialect_delimiter") or ","
-        if delimiter == "\\t":
-            delimiter = "\t"
-        empty_body = path.stat().st_size == 0
-        if mode == "replace" and empty_body and not flag(params.get("replace_truncate_when_empty"), False):
-            raise BadRequest("The replace body is empty; set replace_truncate_when_empty=true to truncate",
-                             documentation=DOC_DATASOURCES)
+        path, hint = await _spool_body(request, rt.settings.append_max_body, files)
         try:
-            if mode == "replace":
-                res = await rt.engine.run(lambda: rt.datasources.replace_file(ds, path, fmt, import_id,
-                                                                             delimiter=delimiter))
-            else:
-                res = await rt.engine.run(lambda: rt.datasources.import_file(ds, path, fmt, import_id,
-                                                                            delimiter=delimiter))
-        except Exception as e:
-            rt.logs.ops(mode, ds, result="error", error=getattr(e, "message", str(e)), import_id=import_id,
-                        request_id=_rid(request), elapsed=time.monotonic() - t0)
-            raise
-    finally:
-        path.unlink(missing_ok=True)
+            fmt = fmt or hint or ""
+            if not fmt:
+                with open(path, "rb") as f:
+                    fmt = _sniff(f.read(4096))
+            if fmt not in FORMATS:
+                raise BadRequest(f"Unsupported format '{fmt}': use csv, ndjson or parquet",
+                                 documentation=DOC_DATASOURCES)
+            delimiter = params.get("dialect_delimiter") or ","
+            if delimiter == "\\t":
+                delimiter = "\t"
+            empty_body = path.stat().st_size == 0
+            if mode == "replace" and empty_body and not flag(params.get("replace_truncate_when_empty"), False):
+                raise BadRequest("The replace body is empty; set replace_truncate_when_empty=true to truncate",
+                                 documentation=DOC_DATASOURCES)
+            run = rt.datasources.replace_file if mode == "replace" else rt.datasources.import_file
+            res = await rt.engine.run(lambda: run(ds, path, fmt, import_id, delimiter=delimiter))
+        finally:
+            path.unlink(missing_ok=True)
+    except Exception as e:
+        rt.logs.ops(mode, ds, result="error", error=getattr(e, "message", str(e)), import_id=import_id,
+                    request_id=_rid(request), elapsed=time.monotonic() - t0, options={"format": fmt})
+        raise
     rt.logs.ops(mode, ds, elapsed=time.monotonic() - t0, rows=res.rows, rows_quarantine=res.quarantined,
                 import_id=import_id, request_id=_rid(request), error="; ".join(res.errors) or None,
                 options={"format": fmt})
@@ -197,14 +201,10 @@ async def _import(request: Request, ds: dict[str, Any], mode: str, params: dict[
     )
 
 
-@route("/v1/datasources/{name}/append", ["POST"], requires=DS_POST, name="v1_append")
+@route("/v1/datasources/{name}/append", ["POST"], requires=DS_APPEND, name="v1_append")
 async def v1_append(request: Request, principal: Principal) -> Response:
     rt = _rt(request)
     ds = rt.datasources.get(request.path_params["name"])
-    if not principal.may_append(ds["name"]):
-        from roost.api.routing import DS_APPEND, scope_error
-
-        raise scope_error(DS_APPEND)
     return await _import(request, ds, "append", query_params(request), [])
 
 
@@ -276,6 +276,7 @@ async def put_datasource(request: Request, principal: Principal) -> Response:
         raise BadRequest("Renaming a Data Source is not supported", documentation=DOC_DATASOURCES)
     if "description" in params:
         rt.catalog.update_datasource(ds["id"], {**ds, "description": params["description"]})
+        rt.datasources.invalidate()
         rt.changed()
     stats = await rt.engine.run(rt.datasources.stats)
     return json_response(rt.datasources.describe(rt.datasources.get(ds["id"]), stats))

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import time
-import uuid
-
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -21,7 +18,7 @@ async def events(request: Request, principal: Principal) -> Response:
     name = request.query_params.get("name") or ""
     if not name:
         raise BadRequest("The name parameter is required", documentation=DOC_EVENTS)
-    ds = rt.datasources.find(name)
+    ds = rt.datasources.find_cached(name)
     if ds is None:
         raise NotFound(f'Data Source "{name}" does not exist', documentation=DOC_EVENTS)
     limit = rt.settings.events_max_body
@@ -36,12 +33,7 @@ async def events(request: Request, principal: Principal) -> Response:
         raise BadRequest("The request body is empty: send NDJSON, one JSON object per line",
                          documentation=DOC_EVENTS)
     if flag(request.query_params.get("wait")):
-        import_id = str(uuid.uuid4())
-        t0 = time.monotonic()
-        res = await rt.engine.run(rt.events.import_now, ds, payload, import_id)
-        rt.logs.ops("append-hfi", ds, elapsed=time.monotonic() - t0, rows=res.rows,
-                    rows_quarantine=res.quarantined, import_id=import_id,
-                    request_id=str(getattr(request.state, "request_id", "")))
+        res = await rt.events.accept_wait(ds, payload)
         return json_response({"successful_rows": res.rows, "quarantined_rows": res.quarantined}, status=200)
     acc = await rt.events.accept(ds, payload)
     return json_response({"successful_rows": acc.rows, "quarantined_rows": acc.quarantined}, status=202)

@@ -1,16 +1,13 @@
 """Import a spooled file (NDJSON, CSV or Parquet) into a data source, with quarantine.
 
-How one import runs (all inside the engine, no per-row Python on the happy path):
+NDJSON and Parquet go through a row pipeline (``roost.ingest.pipeline``): the input streams into
+the engine, which sends complete rows to the data source and bad ones to its quarantine, and
+counts both. A large NDJSON file is split at line boundaries into lanes that stream in parallel.
 
-1. NDJSON and Parquet rows are read into a ``Memory`` staging table whose columns are the top-level
-   JSON keys, typed ``Nullable(T)`` so that a missing key shows up as NULL. Objects used by nested
-   JSONPaths are read as raw JSON strings and extracted with ``JSONExtract``.
-   CSV rows go straight into the data source (no JSONPaths, no missing keys).
-2. Rows ClickHouse cannot parse (bad type, malformed JSON, wrong number of CSV fields) are skipped
-   and their row numbers recorded (``input_format_record_errors_file_path``); the raw rows are then
-   read back from the spooled file and written to the quarantine with the engine's own message.
-3. From staging, complete rows go to the data source and rows missing a non-nullable value go to
-   the quarantine, each with one ``INSERT ... SELECT``.
+CSV rows go straight into the data source. Rows ClickHouse cannot parse (bad type, wrong number of
+fields) are skipped and their row numbers recorded (``input_format_record_errors_file_path``);
+the raw rows are then read back from the spooled file and written to the quarantine with the
+engine's own message.
 
 Every statement is generated here from the parsed schema; the only request text that reaches the
 engine is the data itself, as a data stream.
@@ -20,8 +17,11 @@ from __future__ import annotations
 
 import csv
 import io
+import mmap
+import os
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,12 +30,16 @@ import orjson
 
 from roost.engine.base import Engine, EngineError
 from roost.errors import BadRequest
-from roost.ingest.schema import Column, nullable_type, parse_jsonpath
-from roost.ingest.tables import quarantine_columns
+from roost.ingest.pipeline import RowPlan, plan_ndjson, plan_parquet, q
+from roost.ingest.schema import Column
 from roost.sql.literals import string_literal
 
 CHUNK = 1 << 20
 MAX_DIAGNOSED = 20
+MAX_ERRORS = 10
+LANE_MIN_BYTES = 16 << 20  # a lane is worth its extra part only for large bodies
+
+__all__ = ["ImportResult", "Importer", "q", "read_file", "split_lines"]
 
 
 @dataclass
@@ -47,90 +51,71 @@ class ImportResult:
     def add(self, other: ImportResult) -> None:
         self.rows += other.rows
         self.quarantined += other.quarantined
-        self.errors.extend(other.errors[: max(0, 10 - len(self.errors))])
+        self.errors.extend(other.errors[: max(0, MAX_ERRORS - len(self.errors))])
 
 
-def q(name: str) -> str:
-    """Quote an identifier we generated or validated (no backticks or control characters)."""
-    if "`" in name or "\\" in name or any(ord(ch) < 32 for ch in name):
-        raise BadRequest(f"Invalid name '{name}' in a JSONPath")
-    return f"`{name}`"
-
-
-def read_file(path: Path) -> Iterator[bytes]:
+def read_file(path: Path, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+    """The bytes of ``path`` in [start, end), in chunks."""
     with open(path, "rb") as f:
-        while chunk := f.read(CHUNK):
+        f.seek(start)
+        left = (end - start) if end is not None else None
+        while left is None or left > 0:
+            chunk = f.read(CHUNK if left is None else min(CHUNK, left))
+            if not chunk:
+                return
+            if left is not None:
+                left -= len(chunk)
             yield chunk
 
 
-@dataclass
-class _Plan:
-    staging_cols: list[tuple[str, str]]      # (json key, staging type)
-    exprs: list[str]                          # one per target column
-    checks: list[tuple[str, str]]             # (condition that must hold, column name)
+def split_lines(path: Path, parts: int, min_bytes: int = LANE_MIN_BYTES) -> list[tuple[int, int]]:
+    """Split a file into at most ``parts`` contiguous byte ranges that start at line boundaries."""
+    size = path.stat().st_size
+    k = max(1, min(parts, size // max(min_bytes, 1)))
+    bounds = [0]
+    with open(path, "rb") as f:
+        for i in range(1, k):
+            pos = max(size * i // k, bounds[-1])
+            f.seek(pos)
+            while True:
+                chunk = f.read(1 << 16)
+                if not chunk:
+                    pos = size
+                    break
+                j = chunk.find(b"\n")
+                if j >= 0:
+                    pos += j + 1
+                    break
+                pos += len(chunk)
+            bounds.append(pos)
+    bounds.append(size)
+    return [(a, b) for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
 
 
-def _lowcard_nullable(t: str) -> str:
-    if t.startswith("LowCardinality(") and not t.startswith("LowCardinality(Nullable("):
-        return f"LowCardinality(Nullable({t[len('LowCardinality('):-1]}))"
-    return nullable_type(t)
-
-
-def plan_json(columns: list[Column]) -> _Plan:
-    paths: list[tuple[Column, list[str], bool]] = []
-    for c in columns:
-        parsed = parse_jsonpath(c.jsonpath) if c.jsonpath is not None else ([c.name], False)
-        if parsed is None:
-            raise BadRequest(f"JSONPath '$' (whole row) is not supported yet (column '{c.name}')")
-        keys, is_array = parsed
-        paths.append((c, keys, is_array))
-    uses: dict[str, int] = {}
-    for _, keys, _ in paths:
-        uses[keys[0]] = uses.get(keys[0], 0) + 1
-    staging: dict[str, str] = {}
-    exprs: list[str] = []
-    checks: list[tuple[str, str]] = []
-    for c, keys, is_array in paths:
-        top = keys[0]
-        direct = len(keys) == 1 and uses[top] == 1
-        if direct:
-            st = c.type if is_array else _lowcard_nullable(c.type)
-            staging[top] = st
-            value = q(top)
-        else:
-            staging[top] = "Nullable(String)"
-            raw = f"ifNull({q(top)}, '')"
-            sub = "".join(f"{string_literal(k)}, " for k in keys[1:])
-            if is_array:
-                value = f"JSONExtract({raw}, {sub}{string_literal(c.type)})"
-            elif keys[1:]:
-                value = f"JSONExtract({raw}, {sub}{string_literal(_lowcard_nullable(c.type))})"
-            else:
-                value = f"accurateCastOrNull({q(top)}, {string_literal(c.type)})"
-        may_be_null = not is_array and (staging[top].startswith(("Nullable(", "LowCardinality(Nullable(")) or not direct)
-        if may_be_null and not c.nullable:
-            if c.default_value is not None:
-                exprs.append(f"ifNull({value}, {c.default_value})")
-            else:
-                exprs.append(f"assumeNotNull({value})")
-                checks.append((f"isNotNull({value})", c.name))
-        else:
-            exprs.append(value)
-    return _Plan(list(staging.items()), exprs, checks)
+def default_lanes() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
 
 
 class Importer:
-    """Runs imports on the calling thread (call it through ``Engine.run``)."""
+    """Runs imports on the calling thread (call it through ``Engine.run``); extra lanes use a small pool."""
 
-    def __init__(self, engine: Engine, staging_db: str, tmp_dir: Path) -> None:
+    def __init__(self, engine: Engine, staging_db: str, tmp_dir: Path, *, lanes: int | None = None,
+                 lane_min_bytes: int = LANE_MIN_BYTES) -> None:
         self.engine = engine
         self.staging_db = staging_db
         self.tmp_dir = tmp_dir
+        self.lanes = lanes or default_lanes()
+        self.lane_min_bytes = lane_min_bytes
         tmp_dir.mkdir(parents=True, exist_ok=True)
+        self._pool = ThreadPoolExecutor(max_workers=max(1, self.lanes - 1) * 2, thread_name_prefix="roost-ingest")
 
     def setup(self) -> None:
+        """(Re)create the staging database: whatever a crashed process left there is dropped."""
         self.engine.command(f"DROP DATABASE IF EXISTS {self.staging_db} SYNC")
         self.engine.command(f"CREATE DATABASE {self.staging_db} ENGINE = Atomic")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
 
     # --- entry point --------------------------------------------------------------------------
     def run(
@@ -145,16 +130,34 @@ class Importer:
         delimiter: str = ",",
         dedup_token: str | None = None,
     ) -> ImportResult:
+        """Import ``path`` into ``table``. With ``dedup_token``, importing the same file again with the
+        same token adds nothing (the Events API replays its log with the token it used before)."""
         if path.stat().st_size == 0:
             return ImportResult()
         if fmt == "csv":
             return self._csv(table, quarantine, columns, path, import_id, delimiter, dedup_token)
-        if fmt in ("ndjson", "parquet"):
-            return self._staged(table, quarantine, columns, fmt, path, import_id, dedup_token)
+        if fmt == "ndjson":
+            return self._pipeline(plan_ndjson(columns), table, quarantine, path, import_id, dedup_token)[0]
+        if fmt == "parquet":
+            return self._pipeline(plan_parquet(columns), table, quarantine, path, import_id, dedup_token)[0]
         raise BadRequest(f"Unsupported format '{fmt}': use csv, ndjson or parquet")
 
+    def run_tagged(self, *, table: str, quarantine: str, columns: list[Column], path: Path,
+                   import_id: str) -> dict[int, ImportResult]:
+        """Import many requests' NDJSON at once (``pipeline.tag_lines``) and count each one's rows."""
+        if path.stat().st_size == 0:
+            return {}
+        return self._pipeline(plan_ndjson(columns, tagged=True), table, quarantine, path, import_id, None)[1]
+
     # --- settings -------------------------------------------------------------------------------
-    def _error_settings(self, errfile: Path) -> dict[str, Any]:
+    def _errfile(self, import_id: str) -> Path:
+        """A fresh path: ClickHouse never overwrites an errors file, it writes ``<path>_new`` instead."""
+        p = self.tmp_dir / f"errors-{uuid.uuid4().hex}.csv"
+        p.unlink(missing_ok=True)
+        return p
+
+    @staticmethod
+    def _error_settings(errfile: Path) -> dict[str, Any]:
         return {
             "input_format_allow_errors_ratio": 1,
             "input_format_allow_errors_num": 1_000_000_000,
@@ -163,9 +166,127 @@ class Importer:
 
     @staticmethod
     def _dedup(token: str | None, part: str) -> dict[str, Any]:
-        if token is None:
-            return {"insert_deduplicate": 0}
-        return {"insert_deduplicate": 1, "insert_deduplication_token": f"{token}-{part}"}
+        """Deduplication settings of one insert. Tables keep a deduplication window (for the Events API
+        log); an insert without a token gets a unique one, so two identical appends both land (chDB's
+        streaming insert does not honour ``insert_deduplicate=0``)."""
+        return {"insert_deduplicate": 1, "insert_deduplication_token": f"{token or uuid.uuid4().hex}-{part}"}
+
+    # --- NDJSON / Parquet through a row pipeline ------------------------------------------------
+    def _pipeline(self, plan: RowPlan, table: str, quarantine: str, path: Path, import_id: str,
+                  dedup_token: str | None) -> tuple[ImportResult, dict[int, ImportResult]]:
+        uid = uuid.uuid4().hex[:16]
+
+        def obj(kind: str) -> str:
+            return f"{self.staging_db}.`{kind}_{uid}`"
+
+        src, rows, counts = obj("src"), obj("rows"), obj("cnt")
+        mv_prepare, mv_table, mv_quarantine = obj("mvp"), obj("mvt"), obj("mvq")
+        staged = dedup_token is not None
+        to_table = obj("st") if staged else table
+        to_quarantine = obj("sq") if staged else quarantine
+        created: list[str] = []
+
+        def ddl(name: str, sql: str) -> None:
+            try:
+                self.engine.command(sql)
+            except EngineError as e:
+                raise BadRequest(f"Cannot import into this Data Source: {e.message}") from None
+            created.append(name)
+
+        try:
+            if staged:
+                ddl(to_table, f"CREATE TABLE {to_table} AS {table} ENGINE = Memory")
+                ddl(to_quarantine, f"CREATE TABLE {to_quarantine} AS {quarantine} ENGINE = Memory")
+            ddl(src, f"CREATE TABLE {src} ({', '.join(f'{n} {t}' for n, t in plan.source)}) ENGINE = Null")
+            ddl(rows, f"CREATE TABLE {rows} ({plan.rows_ddl()}) ENGINE = Null")
+            # consumers first, the producer last: no row can pass before every branch is attached
+            ddl(mv_table, f"CREATE MATERIALIZED VIEW {mv_table} TO {to_table} AS {plan.target_select(rows)}")
+            ddl(mv_quarantine, f"CREATE MATERIALIZED VIEW {mv_quarantine} TO {to_quarantine} AS "
+                               f"{plan.quarantine_select(rows, import_id)}")
+            ddl(counts, f"CREATE MATERIALIZED VIEW {counts} ENGINE = Memory AS {plan.counts_select(rows)}")
+            ddl(mv_prepare, f"CREATE MATERIALIZED VIEW {mv_prepare} TO {rows} AS {plan.prepare_select(src)}")
+
+            settings: dict[str, Any] = {**plan.input_settings, "insert_deduplicate": 0,
+                                        "short_circuit_function_evaluation": "force_enable"}
+            if plan.input_format != "Parquet" and not staged:
+                ranges = split_lines(path, self.lanes, self.lane_min_bytes)
+            else:
+                ranges = [(0, path.stat().st_size)]
+            self._run_lanes(src, plan.input_format, path, ranges, settings)
+
+            per_request, samples = self._counts(counts)
+            if staged:
+                self._move(to_table, table, self._dedup(dedup_token, "t"))
+                self._move(to_quarantine, quarantine, self._dedup(dedup_token, "q"))
+            result = ImportResult(rows=sum(r.rows for r in per_request.values()),
+                                  quarantined=sum(r.quarantined for r in per_request.values()))
+            if result.quarantined and not plan.tagged:
+                result.errors = self._messages(plan, path, samples, result.quarantined)
+            return result, per_request
+        finally:
+            for name in reversed(created):
+                try:
+                    self.engine.command(f"DROP TABLE IF EXISTS {name} SYNC")
+                except EngineError:  # pragma: no cover - the staging database is reset at start
+                    pass
+
+    def _run_lanes(self, src: str, fmt: str, path: Path, ranges: list[tuple[int, int]],
+                   settings: dict[str, Any]) -> None:
+        def lane(a: int, b: int) -> None:
+            self.engine.insert(src, fmt, read_file(path, a, b), settings=settings)
+
+        futures: list[Future[None]] = [self._pool.submit(lane, a, b) for a, b in ranges[1:]]
+        errors: list[BaseException] = []
+        try:
+            lane(*ranges[0])
+        except BaseException as e:
+            errors.append(e)
+        for f in futures:
+            try:
+                f.result()
+            except BaseException as e:
+                errors.append(e)
+        if errors:
+            e = errors[0]
+            if isinstance(e, EngineError):
+                raise BadRequest(f"Error importing rows: {e.message}") from None
+            raise e
+
+    def _counts(self, counts: str) -> tuple[dict[int, ImportResult], list[str]]:
+        """Good and bad rows per request number (0 when untagged), and the first bad lines."""
+        res = self.engine.query(
+            f"SELECT req, sum(good), sum(bad), arraySlice(arrayFlatten(groupArray(samples)), 1, {MAX_ERRORS}) "
+            f"FROM {counts} GROUP BY req",
+            "JSONCompactEachRow",
+            settings={"output_format_json_validate_utf8": 1, "output_format_json_quote_64bit_integers": 0},
+        )
+        out: dict[int, ImportResult] = {}
+        samples: list[str] = []
+        for line in res.data.splitlines():
+            req, good, bad, some = orjson.loads(line)
+            out[int(req)] = ImportResult(rows=int(good), quarantined=int(bad))
+            samples.extend(some[: MAX_ERRORS - len(samples)])
+        return out, samples
+
+    def _move(self, stage: str, table: str, settings: dict[str, Any]) -> None:
+        """One INSERT ... SELECT, one block (so one part, all or nothing), carrying the dedup token."""
+        self.engine.command(f"INSERT INTO {table} SELECT * FROM {stage}",
+                            settings={**settings, "max_threads": 1, "max_insert_threads": 1})
+
+    def _messages(self, plan: RowPlan, path: Path, samples: list[str], bad: int) -> list[str]:
+        if not plan.has_lines or not samples:
+            return [f"{bad} rows with missing or invalid values (checked: {', '.join(plan.checked) or '-'}); "
+                    "see c__error in the quarantine"]
+        res = self.engine.query(plan.errors_of_lines_sql(len(samples)), "JSONCompactEachRow",
+                                params={f"l{i}": s for i, s in enumerate(samples)},
+                                settings={"output_format_json_validate_utf8": 1})
+        found = _line_numbers(path, samples)
+        out = []
+        for line in res.data.splitlines():
+            raw, errors = orjson.loads(line)
+            where = f"line {found[raw]}" if raw in found else "a row"
+            out.append(f"{where}: {'; '.join(errors)}: {_short(raw)}")
+        return out[:MAX_ERRORS]
 
     # --- CSV ------------------------------------------------------------------------------------
     def _csv(
@@ -179,9 +300,9 @@ class Importer:
         dedup_token: str | None,
     ) -> ImportResult:
         if len(delimiter) != 1 or delimiter in "\"\n\r":
-            raise BadRequest("dialect_delimiter must be a single character")
+            raise BadRequest("dialect_delimiter must be a single character other than a quote or a new line")
         header = _csv_header(path, delimiter, {c.name for c in columns})
-        errfile = self.tmp_dir / f"{import_id}.errors.csv"
+        errfile = self._errfile(import_id)
         settings: dict[str, Any] = {
             "format_csv_delimiter": delimiter,
             "input_format_csv_empty_as_default": 1,
@@ -192,8 +313,12 @@ class Importer:
             **self._dedup(dedup_token, "t"),
         }
         fmt = "CSVWithNames" if header else "CSV"
+        if delimiter == "\t":  # ClickHouse's CSV refuses a tab; the same rules, tab-separated:
+            fmt = "CustomSeparatedWithNames" if header else "CustomSeparated"
+            settings.update(_TAB_CSV)
+        insertable = [c for c in columns if not c.type.startswith("AggregateFunction(")]
         try:
-            rows = self.engine.insert(table, fmt, read_file(path), columns=[q(c.name) for c in columns],
+            rows = self.engine.insert(table, fmt, read_file(path), columns=[q(c.name) for c in insertable],
                                       settings=settings)
             bad = _error_rows(errfile)
         except EngineError as e:
@@ -203,131 +328,22 @@ class Importer:
         result = ImportResult(rows=rows)
         if bad:
             raws = _csv_rows(path, delimiter, bad, header)
-            structure = ", ".join(f"{q(c.name)} {c.type}" for c in columns)
-            self._quarantine_raw(quarantine, columns, import_id, raws, fmt="CSV", structure=structure,
-                                 fmt_settings={"format_csv_delimiter": delimiter}, dedup_token=dedup_token,
-                                 result=result)
+            structure = ", ".join(f"{q(c.name)} {c.type}" for c in insertable)
+            self._quarantine_raw(quarantine, import_id, raws, structure=structure, delimiter=delimiter,
+                                 fields=len(insertable), dedup_token=dedup_token, result=result)
         return result
 
-    # --- NDJSON / Parquet through staging -------------------------------------------------------
-    def _staged(
-        self,
-        table: str,
-        quarantine: str,
-        columns: list[Column],
-        fmt: str,
-        path: Path,
-        import_id: str,
-        dedup_token: str | None,
-    ) -> ImportResult:
-        plan = plan_json(columns)
-        stg = f"{self.staging_db}.`s_{uuid.uuid4().hex}`"
-        cols_sql = ", ".join(f"{q(k)} {t}" for k, t in plan.staging_cols)
-        self.engine.command(f"CREATE TABLE {stg} ({cols_sql}) ENGINE = Memory")
-        errfile = self.tmp_dir / f"{import_id}.errors.csv"
-        try:
-            settings: dict[str, Any] = {
-                "input_format_skip_unknown_fields": 1,
-                "input_format_json_read_objects_as_strings": 1,
-                "input_format_json_read_arrays_as_strings": 1,
-                "input_format_json_read_numbers_as_strings": 1,
-                "input_format_json_read_bools_as_strings": 1,
-                "date_time_input_format": "best_effort",
-                "input_format_parquet_allow_missing_columns": 1,
-                "input_format_null_as_default": 0,
-            }
-            ch_fmt = "JSONEachRow" if fmt == "ndjson" else "Parquet"
-            if fmt == "ndjson":
-                settings.update(self._error_settings(errfile))
-            try:
-                self.engine.insert(stg, ch_fmt, read_file(path), settings=settings)
-                bad = _error_rows(errfile) if fmt == "ndjson" else []
-            except EngineError as e:
-                raise BadRequest(f"Error parsing {fmt}: {e.message}") from None
-            result = ImportResult()
-            target_cols = ", ".join(q(c.name) for c in columns)
-            ok = " AND ".join(c for c, _ in plan.checks) or "1"
-            result.rows = self._insert_select(
-                f"INSERT INTO {table} ({target_cols}) SELECT {', '.join(plan.exprs)} FROM {stg} WHERE {ok}",
-                self._dedup(dedup_token, "t"),
-            )
-            if plan.checks:
-                result.quarantined += self._quarantine_missing(stg, quarantine, columns, plan, import_id,
-                                                               dedup_token, result)
-            if bad:
-                raws = _ndjson_lines(path, bad)
-                structure = ", ".join(f"{q(k)} {t}" for k, t in plan.staging_cols)
-                self._quarantine_raw(quarantine, columns, import_id, raws, fmt="JSONEachRow",
-                                     structure=structure, fmt_settings=settings, dedup_token=dedup_token,
-                                     result=result)
-            return result
-        finally:
-            errfile.unlink(missing_ok=True)
-            try:
-                self.engine.command(f"DROP TABLE IF EXISTS {stg} SYNC")
-            except EngineError:
-                pass
-
-    def _insert_select(self, sql: str, settings: dict[str, Any]) -> int:
-        try:
-            return self.engine.command(sql, settings=settings).rows_written
-        except EngineError as e:
-            raise BadRequest(f"Error converting rows: {e.message}") from None
-
-    def _quarantine_missing(
-        self,
-        stg: str,
-        quarantine: str,
-        columns: list[Column],
-        plan: _Plan,
-        import_id: str,
-        dedup_token: str | None,
-        result: ImportResult,
-    ) -> int:
-        fails = [(cond, name) for cond, name in plan.checks]
-        err_cols = "arrayFilter(x -> x != '', [" + ", ".join(
-            f"if({cond}, '', {string_literal(name)})" for cond, name in fails
-        ) + "])"
-        err_msgs = "arrayFilter(x -> x != '', [" + ", ".join(
-            f"if({cond}, '', {string_literal(_missing_msg(name, columns))})" for cond, name in fails
-        ) + "])"
-        values = []
-        staging_keys = [k for k, _ in plan.staging_cols]
-        for key in _first_keys(columns):
-            values.append(f"toString({q(key)})" if key in staging_keys else "NULL")
-        raw = "toJSONString(map(" + ", ".join(f"{string_literal(k)}, toString({q(k)})" for k in staging_keys) + "))"
-        cond = " AND ".join(c for c, _ in fails)
-        sql = (
-            f"INSERT INTO {quarantine} ({', '.join(q(n) for n in quarantine_columns(columns))}) "
-            f"SELECT {', '.join(values)}, {err_cols}, {err_msgs}, {string_literal(import_id)}, {raw}, now() "
-            f"FROM {stg} WHERE NOT ({cond})"
-        )
-        n = self._insert_select(sql, self._dedup(dedup_token, "q"))
-        if n and len(result.errors) < 10:
-            names = ", ".join(sorted({name for _, name in fails}))
-            result.errors.append(f"{n} rows with missing or invalid values in non-nullable columns"
-                                 f" (checked: {names}; see c__error in the quarantine)")
-        return n
-
-    def _quarantine_raw(
-        self,
-        quarantine: str,
-        columns: list[Column],
-        import_id: str,
-        raws: list[tuple[int, str]],
-        *,
-        fmt: str,
-        structure: str,
-        fmt_settings: dict[str, Any],
-        dedup_token: str | None,
-        result: ImportResult,
-    ) -> None:
+    def _quarantine_raw(self, quarantine: str, import_id: str, raws: list[tuple[int, str, int]], *,
+                        structure: str, delimiter: str, fields: int, dedup_token: str | None,
+                        result: ImportResult) -> None:
         out = io.BytesIO()
-        for i, (row_no, raw) in enumerate(raws):
+        for i, (row_no, raw, n_fields) in enumerate(raws):
             msg = f"row {row_no}: could not parse the row"
-            if i < MAX_DIAGNOSED:
-                msg = f"row {row_no}: {self._diagnose(raw, fmt, structure, fmt_settings)}"
-            if len(result.errors) < 10:
+            if n_fields != fields:
+                msg = f"row {row_no}: wrong number of fields: expected {fields}, got {n_fields}"
+            elif i < MAX_DIAGNOSED:
+                msg = f"row {row_no}: {self._diagnose(raw, structure, delimiter)}"
+            if len(result.errors) < MAX_ERRORS:
                 result.errors.append(msg)
             out.write(orjson.dumps({"c__error": [msg], "c__error_column": [], "c__import_id": import_id,
                                     "c__raw": raw}))
@@ -336,15 +352,25 @@ class Importer:
                            settings={"input_format_skip_unknown_fields": 1, **self._dedup(dedup_token, "r")})
         result.quarantined += len(raws)
 
-    def _diagnose(self, raw: str, fmt: str, structure: str, fmt_settings: dict[str, Any]) -> str:
-        keep = {k: v for k, v in fmt_settings.items() if not k.startswith("input_format_allow_errors")
-                and k != "input_format_record_errors_file_path"}
+    def _diagnose(self, raw: str, structure: str, delimiter: str) -> str:
+        fmt = "CustomSeparated" if delimiter == "\t" else "CSV"
+        settings: dict[str, Any] = {"format_csv_delimiter": delimiter, "date_time_input_format": "best_effort",
+                                    "input_format_csv_empty_as_default": 1}
+        if delimiter == "\t":
+            settings.update(_TAB_CSV)
         try:
             self.engine.query(f"SELECT * FROM format({fmt}, {string_literal(structure)}, {{d:String}})",
-                              "Null", params={"d": raw}, settings=keep)
+                              "Null", params={"d": raw}, settings=settings)
         except EngineError as e:
             return _clean_engine_message(e.message)
         return "the row could not be parsed"
+
+
+_TAB_CSV = {"format_custom_escaping_rule": "CSV", "format_custom_field_delimiter": "\t"}
+
+
+def _short(raw: str, limit: int = 200) -> str:
+    return raw if len(raw) <= limit else raw[:limit] + "..."
 
 
 def _clean_engine_message(msg: str) -> str:
@@ -355,16 +381,30 @@ def _clean_engine_message(msg: str) -> str:
     return msg.strip().rstrip(":").strip()
 
 
-def _missing_msg(name: str, columns: list[Column]) -> str:
-    t = next(c.type for c in columns if c.name == name)
-    return f"value for column '{name}' is missing or is not {t}"
-
-
-def _first_keys(columns: list[Column]) -> list[str]:
-    out = []
-    for c in columns:
-        parsed = parse_jsonpath(c.jsonpath) if c.jsonpath is not None else ([c.name], False)
-        out.append(parsed[0][0] if parsed else c.name)
+def _line_numbers(path: Path, lines: list[str]) -> dict[str, int]:
+    """1-based line numbers of the first occurrence of each line in ``path`` (as a whole line)."""
+    wanted = {s.encode("utf-8", "surrogateescape") for s in lines}
+    positions: dict[bytes, int] = {}
+    size = path.stat().st_size
+    if not size:
+        return {}
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        for s in wanted:
+            if not s:
+                continue
+            start = 0
+            while (p := mm.find(s, start)) >= 0:
+                end = p + len(s)
+                if (p == 0 or mm[p - 1] == 0x0A) and (end == size or mm[end] in (0x0A, 0x0D)):
+                    positions[s] = p
+                    break
+                start = p + 1
+        out: dict[str, int] = {}
+        line, last = 1, 0
+        for s, p in sorted(positions.items(), key=lambda kv: kv[1]):
+            line += mm[last:p].count(b"\n")
+            last = p
+            out[s.decode("utf-8", "surrogateescape")] = line
     return out
 
 
@@ -379,24 +419,6 @@ def _error_rows(errfile: Path) -> list[int]:
     return sorted(set(rows))
 
 
-def _ndjson_lines(path: Path, wanted: list[int]) -> list[tuple[int, str]]:
-    want = set(wanted)
-    out: list[tuple[int, str]] = []
-    n = 0
-    with open(path, "rb") as f:
-        for line in f:
-            if not line.strip():
-                continue
-            n += 1
-            if n in want:
-                out.append((n, line.rstrip(b"\r\n").decode("utf-8", "replace")))
-                if len(out) == len(want):
-                    break
-    found = {r for r, _ in out}
-    out.extend((r, "") for r in wanted if r not in found)
-    return out
-
-
 def _csv_header(path: Path, delimiter: str, names: set[str]) -> bool:
     with open(path, "rb") as f:
         first = f.readline(1 << 16).decode("utf-8", "replace")
@@ -408,9 +430,10 @@ def _csv_header(path: Path, delimiter: str, names: set[str]) -> bool:
     return bool(fields) and all(x in names for x in fields)
 
 
-def _csv_rows(path: Path, delimiter: str, wanted: list[int], header: bool) -> list[tuple[int, str]]:
+def _csv_rows(path: Path, delimiter: str, wanted: list[int], header: bool) -> list[tuple[int, str, int]]:
+    """(row number, the row as CSV text, its number of fields) of the wanted data rows."""
     want = set(wanted)
-    out: list[tuple[int, str]] = []
+    out: list[tuple[int, str, int]] = []
     with open(path, encoding="utf-8", errors="replace", newline="") as f:
         reader = csv.reader(f, delimiter=delimiter)
         if header:
@@ -419,9 +442,9 @@ def _csv_rows(path: Path, delimiter: str, wanted: list[int], header: bool) -> li
             if n in want:
                 buf = io.StringIO()
                 csv.writer(buf, delimiter=delimiter, lineterminator="").writerow(rec)
-                out.append((n, buf.getvalue()))
+                out.append((n, buf.getvalue(), len(rec)))
                 if len(out) == len(want):
                     break
-    found = {r for r, _ in out}
-    out.extend((r, "") for r in wanted if r not in found)
+    found = {r for r, _, _ in out}
+    out.extend((r, "", 0) for r in wanted if r not in found)
     return out

@@ -10,7 +10,6 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import sqlglot
 from sqlglot import exp
 
 from roost.errors import DOC_DATASOURCES, BadRequest
@@ -31,6 +30,8 @@ ENGINES = (
     "VersionedCollapsingMergeTree",
     "Null",
 )
+# Column types that can hold a whole NDJSON row (JSONPath ``$``)
+WHOLE_ROW_TYPES = ("String", "Nullable(String)", "LowCardinality(String)")
 # Column types whose values cannot be wrapped in Nullable(...)
 _NO_NULLABLE = ("Array", "Map", "Tuple", "Nested", "AggregateFunction", "LowCardinality", "Nullable", "JSON",
                 "Object", "Variant", "Dynamic")
@@ -148,7 +149,7 @@ class EngineSpec:
 
 
 # --- splitting ----------------------------------------------------------------------------------
-def split_top(text: str, sep: str = ",") -> list[str]:
+def split_top(text: str, sep: str = ",", what: str = "schema") -> list[str]:
     """Split on ``sep`` outside parentheses, brackets, quotes and backticks."""
     parts: list[str] = []
     depth = 0
@@ -181,7 +182,7 @@ def split_top(text: str, sep: str = ",") -> list[str]:
             buf.append(ch)
         i += 1
     if quote or depth != 0:
-        raise bad("Invalid schema: unbalanced quotes or parentheses")
+        raise bad(f"Invalid {what}: unbalanced quotes or parentheses")
     parts.append("".join(buf))
     return [p.strip() for p in parts if p.strip()]
 
@@ -229,46 +230,36 @@ def normalize_type(text: str) -> str:
     return dt.sql("clickhouse")
 
 
-def normalize_expr(text: str, what: str) -> str:
-    """Parse an expression (default value, sorting key, TTL...) and regenerate it from the tree."""
+def normalize_expr(text: str, what: str, columns: set[str] | None = None) -> str:
+    """Check an expression (a DEFAULT, a sorting key, a TTL...) and regenerate it from its tree.
+
+    The SQL compiler's expression check applies: one expression, no subqueries or tables, allow-listed
+    functions only, and, when ``columns`` is given, only those columns.
+    """
+    from roost.errors import RoostError
+    from roost.sql.compiler import validate_filter
+
     t = text.strip()
+    if not t:
+        raise bad(f"Invalid {what}: it is empty")
     try:
-        trees = sqlglot.parse(t, read="clickhouse") if t else []
-    except Exception:
-        raise bad(f"Invalid {what}: '{t}'") from None
-    if len(trees) != 1 or trees[0] is None:
-        raise bad(f"Invalid {what}: '{t}'")
-    tree = trees[0]
-    forbidden = (exp.Select, exp.Subquery, exp.Table, exp.Placeholder, exp.Command, exp.Query)
-    if isinstance(tree, forbidden) or tree.find(*forbidden):
-        raise bad(f"Invalid {what}: subqueries and tables are not allowed")
-    _check_functions(tree, what)
-    return tree.sql("clickhouse")
+        return validate_filter(t, columns)
+    except RoostError as e:
+        shown = t if len(t) <= 200 else t[:200] + "..."
+        raise bad(f"Invalid {what} '{shown}': {e.message}") from None
 
 
-def normalize_list(text: str, what: str) -> str:
-    """A comma-separated list of expressions (``user_id, timestamp``), each parsed and regenerated."""
-    parts = split_top(text)
+def normalize_list(text: str, what: str, columns: set[str] | None = None) -> str:
+    """A comma-separated list of expressions (``user_id, timestamp``), each checked and regenerated."""
+    parts = split_top(text, what=what)
     if not parts:
-        raise bad(f"Invalid {what}: '{text.strip()}'")
-    return ", ".join(normalize_expr(p, what) for p in parts)
+        raise bad(f"Invalid {what}: it is empty")
+    return ", ".join(normalize_expr(p, what, columns) for p in parts)
 
 
 def _key_sql(key: str) -> str:
     """A key as it goes after ORDER BY / PARTITION BY: a list of expressions becomes a tuple."""
     return f"({key})" if len(split_top(key)) > 1 else key
-
-
-def _check_functions(tree: exp.Expression, what: str) -> None:
-    """Only allow-listed functions (the SQL compiler's list) in DDL expressions."""
-    try:
-        from roost.sql.functions import function_allowed
-    except ImportError:  # pragma: no cover - during bootstrap of the package
-        return
-    for f in tree.find_all(exp.Func):
-        ok, name = function_allowed(f)
-        if not ok:
-            raise bad(f"Invalid {what}: function '{name}' is not allowed")
 
 
 def parse_column(text: str) -> Column:
@@ -305,8 +296,10 @@ def parse_column(text: str) -> Column:
             codec = cm.group(1)
         else:
             raise bad(f"Unsupported column option '{kw}' in column '{name}'")
-    return Column(name=name, type=normalize_type(type_text), jsonpath=jsonpath, default_value=default,
-                  codec=codec)
+    col = Column(name=name, type=normalize_type(type_text), jsonpath=jsonpath, default_value=default, codec=codec)
+    if jsonpath is not None and jsonpath.strip() == "$" and col.type not in WHOLE_ROW_TYPES:
+        raise bad(f"JSONPath '$' (the whole row) needs a String column, not {col.type} (column '{name}')")
+    return col
 
 
 def parse_schema(text: str) -> list[Column]:
@@ -331,7 +324,7 @@ def parse_engine(params: dict[str, str], columns: list[Column]) -> EngineSpec:
     for key in ("sorting_key", "partition_key", "primary_key", "ttl"):
         v = params.get(f"engine_{key}")
         if v:
-            setattr(spec, key, normalize_list(v, f"engine_{key}"))
+            setattr(spec, key, normalize_list(v, f"engine_{key}", names))
     for key in ("ver", "sign", "version"):
         v = params.get(f"engine_{key}")
         if v:
