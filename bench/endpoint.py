@@ -82,19 +82,24 @@ def compiled_sql(db: str, table: str, kind: str) -> str:
     """The SQL Roost runs for a filtered caller of this endpoint (from Roost's own compiler)."""
     from roost.sql.compiler import Relation, compile_select
 
+    sentinel = FILTERS[kind].format(a=987654321, b=987654322)
+
     class R:
         def resolve(self, name: str, database: str | None) -> Relation | None:
             if name == "events":
-                return Relation(name="events", kind="datasource", physical=table, filter=FILTERS[kind])
+                return Relation(name="events", kind="datasource", physical=table, filter=sentinel)
             return None
 
     c = compile_select(ENDPOINTS[kind], R())  # type: ignore[arg-type]
-    return c.sql.replace("{", "{{").replace("}", "}}").replace("{{a}}", "{a}").replace("{{b}}", "{b}")
+    text = c.sql.replace("{", "{{").replace("}", "}}")
+    return text.replace("987654321", "{a}").replace("987654322", "{b}")
 
 
 def settings_clause(table: str, kind: str) -> str:
-    flt = FILTERS[kind].replace("'", "\\'")
+    """The settings Roost sends with this query, including the same filter as additional_table_filters."""
+    flt = FILTERS[kind]
     return (" SETTINGS allow_introspection_functions=0, readonly=1, max_execution_time=10, "
+            f"additional_table_filters={{{{'{table.replace('`', '')}': '{flt}'}}}}, "
             "max_result_bytes=104857600, result_overflow_mode='throw', max_memory_usage=4294967296, "
             "output_format_json_quote_64bit_integers=0, output_format_json_quote_denormals=0, exact_rows_before_limit=1")
 

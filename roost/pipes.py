@@ -281,6 +281,7 @@ class Pipes:
         return pipe
 
     def save(self, pipe: dict[str, Any]) -> dict[str, Any]:
+        pipe = orjson.loads(orjson.dumps(pipe))  # validate() annotates nodes: never touch cached dicts
         self.validate(pipe)
         new = self.rt.catalog.update_pipe(pipe["id"], pipe) or pipe
         self.rt.changed()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -15,6 +16,7 @@ from roost.auth.secret import load_secret
 from roost.auth.values import mint_value, value_hash
 from roost.auth.verifier import TokenVerifier
 from roost.catalog import Catalog, open_catalog
+from roost.catalog.cache import CachingCatalog
 from roost.config import Settings
 from roost.datasources import DataSources
 from roost.engine.base import Engine
@@ -37,7 +39,8 @@ class Runtime:
         data_dir = Path(settings.data_dir)
         data_dir.mkdir(parents=True, exist_ok=True)
         self.data_dir = data_dir
-        self.catalog: Catalog = open_catalog(settings.catalog)
+        self.store: Catalog = open_catalog(settings.catalog)
+        self.catalog: Any = CachingCatalog(self.store)
         self.engine: Engine = engine or ChdbEngine(settings.engine_path, threads=settings.engine_threads)
         self._listeners: list[Any] = []
         self.secret = load_secret(data_dir)
@@ -58,7 +61,7 @@ class Runtime:
             self.pipes = Pipes(self)
         except ImportError as e:  # pragma: no cover - temporary
             log.warning("query and pipes disabled: %s", e)
-        self.verifier = TokenVerifier(self.catalog, self.secret)
+        self.verifier = TokenVerifier(self.store, self.secret)
         self.jobs_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="roost-jobs")
         self.events = EventsBatcher(self, data_dir / "events")
 
@@ -107,9 +110,23 @@ class Runtime:
         self.logs.start()
         self.verifier.start()
         self.events.start()
+        self._stop_poll = threading.Event()
+        self._poller = threading.Thread(target=self._poll, name="roost-catalog-poll", daemon=True)
+        self._poller.start()
+
+    def _poll(self) -> None:
+        """Notice catalog changes made by other processes (shared PostgreSQL catalog)."""
+        while not self._stop_poll.wait(0.5):
+            try:
+                if self.catalog.poll():
+                    self.changed()
+            except Exception as e:  # pragma: no cover - a flaky catalog connection; fail closed
+                log.warning("catalog poll failed: %s", e)
+                self.changed()
 
     def changed(self) -> None:
         """Something in the catalog changed: drop caches that depend on it."""
+        self.catalog.clear()
         self.verifier.invalidate()
         for fn in self._listeners:
             fn()
@@ -118,9 +135,11 @@ class Runtime:
         self._listeners.append(fn)
 
     def close(self) -> None:
+        if getattr(self, "_stop_poll", None) is not None:
+            self._stop_poll.set()
         self.events.close()
         self.jobs_pool.shutdown(wait=True)
         self.logs.close()
         self.verifier.close()
         self.engine.close()
-        self.catalog.close()
+        self.store.close()

@@ -24,7 +24,7 @@ def test_create_get_list_and_value_format(admin, ds, unique):  # type: ignore[no
                                                                     f"DATASOURCES:APPEND:{ds}"]})
     assert r.status_code == 200, r.text
     tok = r.json()
-    assert tok["token"].startswith("p.eyJ1IjogIj")
+    assert tok["token"].startswith("p.eyJ1IjogI")  # base64 of {"u": "
     assert {"type": "DATASOURCES:READ", "resource": ds, "filter": "user_id = 2"} in tok["scopes"]
     assert {"type": "DATASOURCES:APPEND", "resource": ds} in tok["scopes"]
     assert admin.get(f"/v0/tokens/{unique}").json()["token"] == tok["token"]
