@@ -172,12 +172,22 @@ def _parse(sql: str, *, query: bool = True) -> list[exp.Expr]:
     return out
 
 
+_TOKEN_REPR = re.compile(r"<Token token_type: TokenType\.\w+, text: (.*?), line: \d+.*?>")
+_CLASS_REPR = re.compile(r"<class 'sqlglot\.expressions\.[\w.]*?(\w+)'>")
+
+
+def _readable(description: str) -> str:
+    """sqlglot's messages name its own Python objects; say what the user wrote instead."""
+    text = _TOKEN_REPR.sub(lambda m: repr(m.group(1)), description)
+    return _CLASS_REPR.sub(lambda m: m.group(1), text)
+
+
 def _parse_error_message(e: ParseError) -> str:
     if e.errors:
         err = e.errors[0]
         return (
             f"Syntax error at line {err.get('line')}, column {err.get('col')}: "
-            f"{_short(str(err.get('description') or 'invalid SQL'))}"
+            f"{_short(_readable(str(err.get('description') or 'invalid SQL')))}"
         )
     return f"Syntax error: {_short(str(e))}"
 
