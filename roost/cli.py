@@ -24,7 +24,8 @@ def _serve(args: argparse.Namespace) -> int:
     print(f"Roost listening on http://{settings.host}:{settings.port} (web UI at /ui/, data in "
           f"{Path(settings.data_dir).resolve()})", file=sys.stderr)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", loop="uvloop",
-                http="httptools", lifespan="on", timeout_graceful_shutdown=10)
+                http="httptools", lifespan="on", timeout_graceful_shutdown=10,
+                access_log=False)  # URLs may carry ?token=: never log them
     return 0
 
 
