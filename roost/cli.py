@@ -20,6 +20,9 @@ def _serve(args: argparse.Namespace) -> int:
     settings = Settings.from_env(host=args.host, port=args.port, data_dir=args.data_dir)
     settings.demo = bool(args.demo)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # chDB releases the GIL while a query runs; a short switch interval lets the event loop take it
+    # back quickly when a query completes (performance.md: the GIL convoy effect).
+    sys.setswitchinterval(0.0005)
     app = create_app(settings)
     print(f"Roost listening on http://{settings.host}:{settings.port} (web UI at /ui/, data in "
           f"{Path(settings.data_dir).resolve()})", file=sys.stderr)
