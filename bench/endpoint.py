@@ -101,7 +101,8 @@ def settings_clause(table: str, kind: str) -> str:
     return (" SETTINGS allow_introspection_functions=0, readonly=1, max_execution_time=10, "
             f"additional_table_filters={{{{'{table.replace('`', '')}': '{flt}'}}}}, "
             "max_result_bytes=104857600, result_overflow_mode='throw', max_memory_usage=4294967296, "
-            "output_format_json_quote_64bit_integers=0, output_format_json_quote_denormals=0, exact_rows_before_limit=1")
+            "output_format_json_quote_64bit_integers=0, output_format_json_quote_denormals=0, "
+            "exact_rows_before_limit=1")
 
 
 def pick(kind: str, users: int, rnd: random.Random) -> int:
@@ -134,13 +135,13 @@ def main() -> int:
             for kind in ENDPOINTS:
                 static[kind] = {}
                 rnd = random.Random(7)
-                for i in range(args.tokens):
+                for _ in range(args.tokens):
                     n = pick(kind, args.users, rnd)
                     if n in static[kind]:
                         continue
+                    flt = FILTERS[kind].format(a=n, b=n + 999)
                     r = admin.post("/v0/tokens", params={
-                        "name": f"b_{kind}_{n}", "scope": [f"PIPES:READ:per_{kind}",
-                                                            f"DATASOURCES:READ:events:{FILTERS[kind].format(a=n, b=n + 999)}"]})
+                        "name": f"b_{kind}_{n}", "scope": [f"PIPES:READ:per_{kind}", f"DATASOURCES:READ:events:{flt}"]})
                     r.raise_for_status()
                     static[kind][n] = r.json()["token"]
             admin_token = srv.admin_token
@@ -161,7 +162,8 @@ def main() -> int:
             for kind in ENDPOINTS:
                 keys = list(static[kind])
                 for label, toks in (("a_static", static[kind]), ("b_jwt", jwts[kind])):
-                    def make(rnd: random.Random, toks=toks, keys=keys, kind=kind) -> bytes:  # type: ignore[misc]
+                    def make(rnd: random.Random, toks=toks, keys=keys, kind=kind,  # type: ignore[misc]
+                             host=host) -> bytes:
                         return request_bytes(f"/v0/pipes/per_{kind}.json", host, toks[rnd.choice(keys)])
 
                     for c in conns:
@@ -187,7 +189,7 @@ def main() -> int:
                 for kind in ENDPOINTS:
                     keys = list(static[kind])
 
-                    def makeb(rnd: random.Random, kind=kind, keys=keys) -> bytes:  # type: ignore[misc]
+                    def makeb(rnd: random.Random, kind=kind, keys=keys, host=host) -> bytes:  # type: ignore[misc]
                         return request_bytes(f"/q/{kind}/{rnd.choice(keys)}", host)
 
                     for c in conns:
@@ -209,7 +211,8 @@ def main() -> int:
                     xs = results[(kind, label, c)]
                     rps, p50 = median([x[0] for x in xs]), median([x[1] for x in xs])
                     print(f"{kind:6} c={c:<3} {label:8}{rps:8.1f} req/s  p50 {p50:6.2f}  p99 "
-                          f"{median([x[2] for x in xs]):7.2f}   throughput {rps / b_rps:5.2f}x  p50 {p50 / b_p50:5.2f}x")
+                          f"{median([x[2] for x in xs]):7.2f}   throughput {rps / b_rps:5.2f}x  "
+                          f"p50 {p50 / b_p50:5.2f}x")
         return 0
     finally:
         shutil.rmtree(work, ignore_errors=True)

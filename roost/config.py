@@ -65,5 +65,5 @@ class Settings:
         )
         for k, v in overrides.items():
             if v is not None:
-                setattr(s, k, Path(v) if k == "data_dir" and not isinstance(v, Path) else v)
+                setattr(s, k, Path(str(v)) if k == "data_dir" and not isinstance(v, Path) else v)
         return s

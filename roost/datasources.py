@@ -213,8 +213,10 @@ class DataSources:
         self.rt.engine.command(create_table_sql(tmp, cols, engine))
         try:
             res = self.import_file(ds, path, fmt, import_id, delimiter=delimiter, table=tmp)
+            self.rt.importer.forget(tmp)  # its pipelines must not outlive the name swap
             self.rt.engine.command(f"EXCHANGE TABLES {tmp} AND {self.table(ds)}")
         finally:
+            self.rt.importer.forget(tmp)
             self.rt.engine.command(f"DROP TABLE IF EXISTS {tmp} SYNC")
         return res
 
@@ -233,6 +235,7 @@ class DataSources:
         t0 = time.monotonic()
         self.rt.catalog.delete_datasource(ds["id"])
         self.invalidate()
+        self.rt.importer.forget(self.table(ds))
         self.rt.engine.command(f"DROP TABLE IF EXISTS {self.table(ds)} SYNC")
         self.rt.engine.command(f"DROP TABLE IF EXISTS {self.quarantine(ds)} SYNC")
         self.rt.logs.ops("delete", ds, elapsed=time.monotonic() - t0, request_id=request_id)
@@ -302,6 +305,7 @@ class DataSources:
             raise BadRequest("No operations to perform: nothing changed", documentation=DOC_DATASOURCES)
         if dry:
             return ops
+        self.rt.importer.forget(self.table(ds))
         for op in ops:
             self.rt.engine.command(f"ALTER TABLE {self.table(ds)} {op}")
             if op.startswith("ADD COLUMN"):

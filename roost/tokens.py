@@ -70,10 +70,8 @@ class Tokens:
             pipe = self.rt.catalog.get_pipe(scope.resource or "")
             if pipe is None:
                 raise _bad(f"Resource '{scope.resource}' not found: no Pipe with that name or id")
-            f = scope.filter
-            if f:
-                f = validate_filter(f, self.pipe_columns(pipe))
-            return Scope(scope.type, pipe["name"], f, scope.fixed_params)
+            pipe_filter = validate_filter(scope.filter, self.pipe_columns(pipe)) if scope.filter else scope.filter
+            return Scope(scope.type, pipe["name"], pipe_filter, scope.fixed_params)
         return scope
 
     def pipe_columns(self, pipe: dict[str, Any]) -> set[str] | None:

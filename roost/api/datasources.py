@@ -114,6 +114,7 @@ async def post_datasources(request: Request, principal: Principal) -> Response:
     mode = (request.query_params.get("mode") or "create").lower()
     if mode not in ("create", "append", "replace"):
         raise BadRequest(f"Invalid mode '{mode}': use create, append or replace", documentation=DOC_DATASOURCES)
+    files: list[tuple[str, UploadFile]] = []
     if mode == "create":
         params, files = await form_params(request)
         if not files and content_type(request) != MULTIPART:
@@ -125,9 +126,8 @@ async def post_datasources(request: Request, principal: Principal) -> Response:
             return json_response({"datasource": rt.datasources.describe(ds, stats), "import_id": None,
                                   "error": None})
     params = query_params(request)
-    files: list[tuple[str, UploadFile]] = []
     if content_type(request) == MULTIPART:
-        params, files = await form_params(request)
+        params, files = await form_params(request)  # Starlette keeps the parsed form: read once
     name = params.get("name") or ""
     if not name:
         raise BadRequest("The name parameter is required", documentation=DOC_DATASOURCES)

@@ -55,9 +55,9 @@ async def multi_params(request: Request) -> dict[str, list[str]]:
         ct = content_type(request)
         if ct in (FORM, MULTIPART):
             form = await request.form()
-            for k, v in form.multi_items():
-                if k != "token" and not isinstance(v, UploadFile):
-                    out.setdefault(k, []).append(str(v))
+            for k, item in form.multi_items():
+                if k != "token" and not isinstance(item, UploadFile):
+                    out.setdefault(k, []).append(str(item))
         elif ct == "application/json":
             body = await request.body()
             if body.strip():

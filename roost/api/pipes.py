@@ -109,7 +109,8 @@ async def pipe_datafile(request: Request, principal: Principal) -> Response:
     from roost.api.datafile_text import pipe_text
 
     pipe = _rt(request).pipes.get(request.path_params["name"])
-    return Response(pipe_text(pipe), media_type="text/plain")
+    # exactly "text/plain" (no charset): tb pull takes the body as text only on that exact value
+    return Response(pipe_text(pipe), headers={"Content-Type": "text/plain"})
 
 
 @route("/v1/pipes/{name}.pipe", ["GET"], requires=PIPES_CREATE, name="pipe_datafile_v1")
@@ -137,7 +138,29 @@ async def delete_pipe(request: Request, principal: Principal) -> Response:
     rt = _rt(request)
     pipe = rt.pipes.get(request.path_params["name"])
     await rt.engine.run(rt.pipes.delete, pipe)
+    await rt.engine.run(_drop_token_scopes, rt, pipe, principal.name)
     return empty(204)
+
+
+def _drop_token_scopes(rt: Any, pipe: dict[str, Any], actor: str) -> None:
+    """A dropped pipe leaves every token's scopes, as in Tinybird.
+
+    A stale ``PIPES:READ:<name>`` would otherwise grant a pipe created later under the same name, and
+    Tinybird's CLI relies on this: ``tb push --force`` creates, tests and drops ``<pipe>__checker``, then
+    re-sends the TOKEN's scopes it read back, which must not name the dropped pipe.
+    """
+    from roost.tokens import PIPE_SCOPES
+
+    changed = False
+    for rec in rt.catalog.list_tokens():
+        keep = [s for s in rec["scopes"]
+                if not (s.get("type") in PIPE_SCOPES and s.get("resource") in (pipe["name"], pipe["id"]))]
+        if len(keep) != len(rec["scopes"]):
+            rt.catalog.update_token(rec["id"], scopes=keep)
+            rt.catalog.add_audit(actor, "update", rec["id"], rec["name"], rec["scopes"], keep)
+            changed = True
+    if changed:
+        rt.changed()
 
 
 PIPE_EDIT = Requirement("PIPES:CREATE", lambda p, r: p.may_create_pipes())

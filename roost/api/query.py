@@ -31,8 +31,8 @@ async def read_sql_request(request: Request) -> tuple[str, dict[str, Any]]:
         ct = content_type(request)
         if ct in (FORM, MULTIPART):
             form = await request.form()
-            for k, v in form.multi_items():
-                params.setdefault(k, str(v))
+            for k, fv in form.multi_items():
+                params.setdefault(k, str(fv))
             q = params.get("q", q)
         else:
             raw = await request.body()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 from starlette.requests import Request
@@ -40,12 +41,12 @@ async def _params(request: Request) -> tuple[dict[str, str], list[str] | None, d
     body_json = None
     if ct in (FORM, MULTIPART):
         form = await request.form()
-        for k, v in form.multi_items():
+        for k, fv in form.multi_items():
             if k == "scope":
                 seen_scope = True
-                scopes.append(str(v))
+                scopes.append(str(fv))
             elif k != "token":
-                single[k] = str(v)
+                single[k] = str(fv)
     else:
         raw = await request.body()
         if raw.strip():
@@ -59,6 +60,15 @@ async def _params(request: Request) -> tuple[dict[str, str], list[str] | None, d
                 body_json = data
             elif ct == "application/json":
                 raise BadRequest("Invalid body : expected a JSON object", documentation=DOC_TOKENS)
+            elif data is None and ct in ("", "text/plain"):
+                # tb's alter_tokens moves `scope=..&scope=..` into a body with no Content-Type when the URL
+                # would pass 4096 characters: read it as the form it is
+                for k, fv in parse_qsl(raw.decode("utf-8", "replace").strip(), keep_blank_values=True):
+                    if k == "scope":
+                        seen_scope = True
+                        scopes.append(fv)
+                    elif k != "token":
+                        single[k] = fv
     # a comma inside one scope value is NOT split (filters may hold commas)
     return single, (scopes if seen_scope else None), body_json
 
@@ -106,7 +116,7 @@ async def get_token(request: Request, principal: Principal) -> Response:
     name = request.path_params["name"]
     if name.endswith(".token"):
         rec = svc.get(name.removesuffix(".token"))
-        return Response(_token_datafile(rec), media_type="text/plain")
+        return Response(_token_datafile(rec), headers={"Content-Type": "text/plain"})  # as tb expects
     return json_response(svc.to_json(svc.get(name), principal))
 
 

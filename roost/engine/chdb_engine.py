@@ -152,5 +152,5 @@ def _rows_written(res: Any) -> int:
         if v is not None:
             return int(v() if callable(v) else v)
     if isinstance(res, dict):
-        return int(res.get("rows_written", res.get("written_rows", 0)))
+        return int(res.get("rows_written") or res.get("written_rows") or 0)
     return 0

@@ -96,6 +96,8 @@ class EventsBatcher:
         self.wal = WAL(directory / "wal")
         self.spool_dir = directory / "spool"
         self.spool_dir.mkdir(parents=True, exist_ok=True)
+        for leftover in self.spool_dir.glob("*"):  # files of imports a crash interrupted (the WAL has them)
+            leftover.unlink(missing_ok=True)
         self._unflushed = 0
         self._backlog = 0  # bytes of closed segments not inserted yet (inserts failing: backpressure)
         self._first_at = 0.0  # monotonic time of the oldest record not yet flushed

@@ -19,6 +19,7 @@ import csv
 import io
 import mmap
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -38,6 +39,7 @@ CHUNK = 1 << 20
 MAX_DIAGNOSED = 20
 MAX_ERRORS = 10
 LANE_MIN_BYTES = 16 << 20  # a lane is worth its extra part only for large bodies
+MAX_IDLE_PIPES = 4  # per target table and schema
 
 __all__ = ["ImportResult", "Importer", "q", "read_file", "split_lines"]
 
@@ -52,6 +54,19 @@ class ImportResult:
         self.rows += other.rows
         self.quarantined += other.quarantined
         self.errors.extend(other.errors[: max(0, MAX_ERRORS - len(self.errors))])
+
+
+@dataclass
+class _Pipe:
+    """One import chain in the staging database (see ``roost.ingest.pipeline``), reused by the imports
+    into the same table with the same schema, one import at a time."""
+
+    key: tuple[str, str, bool, str]
+    src: str
+    counts: str
+    stage_q: str
+    stage_t: str | None
+    objects: list[str] = field(default_factory=list)
 
 
 def read_file(path: Path, start: int = 0, end: int | None = None) -> Iterator[bytes]:
@@ -108,9 +123,16 @@ class Importer:
         self.lane_min_bytes = lane_min_bytes
         tmp_dir.mkdir(parents=True, exist_ok=True)
         self._pool = ThreadPoolExecutor(max_workers=max(1, self.lanes - 1) * 2, thread_name_prefix="roost-ingest")
+        self._pipes_lock = threading.Lock()
+        self._idle: dict[tuple[str, str, bool, str], list[_Pipe]] = {}
 
     def setup(self) -> None:
         """(Re)create the staging database: whatever a crashed process left there is dropped."""
+        with self._pipes_lock:
+            self._idle.clear()
+        for leftover in self.tmp_dir.glob("*"):  # spooled bodies of requests a crash interrupted
+            if leftover.is_file():
+                leftover.unlink(missing_ok=True)
         self.engine.command(f"DROP DATABASE IF EXISTS {self.staging_db} SYNC")
         self.engine.command(f"CREATE DATABASE {self.staging_db} ENGINE = Atomic")
 
@@ -173,67 +195,120 @@ class Importer:
 
     # --- NDJSON / Parquet through a row pipeline ------------------------------------------------
     def _pipeline(self, plan: RowPlan, table: str, quarantine: str, path: Path, import_id: str,
-                  dedup_token: str | None) -> tuple[ImportResult, dict[int, ImportResult]]:
-        uid = uuid.uuid4().hex[:16]
-
-        def obj(kind: str) -> str:
-            return f"{self.staging_db}.`{kind}_{uid}`"
-
-        src, rows, counts = obj("src"), obj("rows"), obj("cnt")
-        mv_prepare, mv_table, mv_quarantine = obj("mvp"), obj("mvt"), obj("mvq")
+                  dedup_token: str | None, *, reuse: bool = True) -> tuple[ImportResult, dict[int, ImportResult]]:
         staged = dedup_token is not None
-        to_table = obj("st") if staged else table
-        to_quarantine = obj("sq") if staged else quarantine
-        created: list[str] = []
-
-        def ddl(name: str, sql: str) -> None:
-            try:
-                self.engine.command(sql)
-            except EngineError as e:
-                raise BadRequest(f"Cannot import into this Data Source: {e.message}") from None
-            created.append(name)
-
+        pipe = self._checkout(plan, table, quarantine, staged)
+        ok = False
         try:
-            if staged:
-                ddl(to_table, f"CREATE TABLE {to_table} AS {table} ENGINE = Memory")
-                ddl(to_quarantine, f"CREATE TABLE {to_quarantine} AS {quarantine} ENGINE = Memory")
-            ddl(src, f"CREATE TABLE {src} ({', '.join(f'{n} {t}' for n, t in plan.source)}) ENGINE = Null")
-            ddl(rows, f"CREATE TABLE {rows} ({plan.rows_ddl()}) ENGINE = Null")
-            # consumers first, the producer last: no row can pass before every branch is attached
-            ddl(mv_table, f"CREATE MATERIALIZED VIEW {mv_table} TO {to_table} AS {plan.target_select(rows)}")
-            ddl(mv_quarantine, f"CREATE MATERIALIZED VIEW {mv_quarantine} TO {to_quarantine} AS "
-                               f"{plan.quarantine_select(rows, import_id)}")
-            ddl(counts, f"CREATE MATERIALIZED VIEW {counts} ENGINE = Memory AS {plan.counts_select(rows)}")
-            ddl(mv_prepare, f"CREATE MATERIALIZED VIEW {mv_prepare} TO {rows} AS {plan.prepare_select(src)}")
-
-            settings: dict[str, Any] = {**plan.input_settings, "insert_deduplicate": 0,
+            # a unique token per lane: chDB's streaming insert ignores insert_deduplicate=0, and a reused
+            # chain would otherwise drop a block identical to an earlier one (the same body sent twice)
+            settings: dict[str, Any] = {**plan.input_settings, **self._dedup(None, "lane"),
                                         "short_circuit_function_evaluation": "force_enable"}
             if plan.input_format != "Parquet" and not staged:
                 ranges = split_lines(path, self.lanes, self.lane_min_bytes)
             else:
                 ranges = [(0, path.stat().st_size)]
-            self._run_lanes(src, plan.input_format, path, ranges, settings)
+            self._run_lanes(pipe.src, plan.input_format, path, ranges, settings)
 
-            per_request, samples = self._counts(counts)
-            if staged:
-                self._move(to_table, table, self._dedup(dedup_token, "t"))
-                self._move(to_quarantine, quarantine, self._dedup(dedup_token, "q"))
+            per_request, samples = self._counts(pipe.counts)
             result = ImportResult(rows=sum(r.rows for r in per_request.values()),
                                   quarantined=sum(r.quarantined for r in per_request.values()))
-            if result.quarantined and not plan.tagged:
-                result.errors = self._messages(plan, path, samples, result.quarantined)
+            if pipe.stage_t is not None:
+                self._move(pipe.stage_t, table, None, self._dedup(dedup_token, "t"))
+            if result.quarantined:
+                self._move(pipe.stage_q, quarantine, import_id, self._dedup(dedup_token, "q"))
+                if not plan.tagged:
+                    result.errors = self._messages(plan, path, samples, result.quarantined)
+            ok = True
             return result, per_request
         finally:
-            for name in reversed(created):
-                try:
-                    self.engine.command(f"DROP TABLE IF EXISTS {name} SYNC")
-                except EngineError:  # pragma: no cover - the staging database is reset at start
-                    pass
+            self._release(pipe, ok and reuse)
+
+    def forget(self, table: str) -> None:
+        """Drop the idle pipelines that write into ``table`` (dropped or altered)."""
+        with self._pipes_lock:
+            keys = [k for k in self._idle if k[0] == table]
+            pipes = [p for k in keys for p in self._idle.pop(k)]
+        for p in pipes:
+            self._drop(p)
+
+    def _checkout(self, plan: RowPlan, table: str, quarantine: str, staged: bool) -> _Pipe:
+        key = (table, quarantine, staged, plan.signature())
+        with self._pipes_lock:
+            idle = self._idle.get(key)
+            if idle:
+                return idle.pop()
+        return self._create(key, plan, table, quarantine, staged)
+
+    def _release(self, pipe: _Pipe, reusable: bool) -> None:
+        if reusable:
+            try:  # leave it empty for the next import
+                self.engine.command(f"TRUNCATE TABLE {pipe.counts}")
+                self.engine.command(f"TRUNCATE TABLE {pipe.stage_q}")
+                if pipe.stage_t:
+                    self.engine.command(f"TRUNCATE TABLE {pipe.stage_t}")
+            except EngineError:
+                reusable = False
+        if reusable:
+            with self._pipes_lock:
+                idle = self._idle.setdefault(pipe.key, [])
+                if len(idle) < MAX_IDLE_PIPES:
+                    idle.append(pipe)
+                    return
+        self._drop(pipe)
+
+    def _create(self, key: tuple[str, str, bool, str], plan: RowPlan, table: str, quarantine: str,
+                staged: bool) -> _Pipe:
+        uid = uuid.uuid4().hex[:16]
+
+        def obj(kind: str) -> str:
+            return f"{self.staging_db}.`{kind}_{uid}`"
+
+        pipe = _Pipe(key=key, src=obj("src"), counts=obj("cnt"), stage_q=obj("sq"),
+                     stage_t=obj("st") if staged else None)
+        rows = obj("rows")
+        to_table = pipe.stage_t or table
+        try:
+            # Memory stages first, the consumers of rows next, the producer last
+            if pipe.stage_t:
+                self._ddl(pipe, pipe.stage_t, f"CREATE TABLE {pipe.stage_t} AS {table} ENGINE = Memory")
+            self._ddl(pipe, pipe.stage_q, f"CREATE TABLE {pipe.stage_q} AS {quarantine} ENGINE = Memory")
+            self._ddl(pipe, pipe.src, f"CREATE TABLE {pipe.src} ({', '.join(f'{n} {t}' for n, t in plan.source)}) "
+                                      "ENGINE = Null")
+            self._ddl(pipe, rows, f"CREATE TABLE {rows} ({plan.rows_ddl()}) ENGINE = Null")
+            self._ddl(pipe, obj("mvt"), f"CREATE MATERIALIZED VIEW {obj('mvt')} TO {to_table} AS "
+                                        f"{plan.target_select(rows)}")
+            self._ddl(pipe, obj("mvq"), f"CREATE MATERIALIZED VIEW {obj('mvq')} TO {pipe.stage_q} AS "
+                                        f"{plan.quarantine_select(rows)}")
+            self._ddl(pipe, pipe.counts, f"CREATE MATERIALIZED VIEW {pipe.counts} ENGINE = Memory AS "
+                                         f"{plan.counts_select(rows)}")
+            self._ddl(pipe, obj("mvp"), f"CREATE MATERIALIZED VIEW {obj('mvp')} TO {rows} AS "
+                                        f"{plan.prepare_select(pipe.src)}")
+        except BaseException:
+            self._drop(pipe)
+            raise
+        return pipe
+
+    def _ddl(self, pipe: _Pipe, name: str, sql: str) -> None:
+        try:
+            self.engine.command(sql)
+        except EngineError as e:
+            raise BadRequest(f"Cannot import into this Data Source: {e.message}") from None
+        pipe.objects.append(name)
+
+    def _drop(self, pipe: _Pipe) -> None:
+        for name in reversed(pipe.objects):  # the producer first
+            try:
+                self.engine.command(f"DROP TABLE IF EXISTS {name} SYNC")
+            except EngineError:  # pragma: no cover - the staging database is reset at start
+                pass
 
     def _run_lanes(self, src: str, fmt: str, path: Path, ranges: list[tuple[int, int]],
                    settings: dict[str, Any]) -> None:
         def lane(a: int, b: int) -> None:
-            self.engine.insert(src, fmt, read_file(path, a, b), settings=settings)
+            token = f"{settings['insert_deduplication_token']}-{a}"
+            self.engine.insert(src, fmt, read_file(path, a, b),
+                               settings={**settings, "insert_deduplication_token": token})
 
         futures: list[Future[None]] = [self._pool.submit(lane, a, b) for a, b in ranges[1:]]
         errors: list[BaseException] = []
@@ -247,10 +322,10 @@ class Importer:
             except BaseException as e:
                 errors.append(e)
         if errors:
-            e = errors[0]
-            if isinstance(e, EngineError):
-                raise BadRequest(f"Error importing rows: {e.message}") from None
-            raise e
+            first = errors[0]
+            if isinstance(first, EngineError):
+                raise BadRequest(f"Error importing rows: {first.message}") from None
+            raise first
 
     def _counts(self, counts: str) -> tuple[dict[int, ImportResult], list[str]]:
         """Good and bad rows per request number (0 when untagged), and the first bad lines."""
@@ -268,9 +343,11 @@ class Importer:
             samples.extend(some[: MAX_ERRORS - len(samples)])
         return out, samples
 
-    def _move(self, stage: str, table: str, settings: dict[str, Any]) -> None:
-        """One INSERT ... SELECT, one block (so one part, all or nothing), carrying the dedup token."""
-        self.engine.command(f"INSERT INTO {table} SELECT * FROM {stage}",
+    def _move(self, stage: str, table: str, import_id: str | None, settings: dict[str, Any]) -> None:
+        """One INSERT ... SELECT, one block (so one part, all or nothing), carrying the dedup token;
+        quarantine rows get their import id on the way."""
+        select = "*" if import_id is None else f"* REPLACE ({string_literal(import_id)} AS `c__import_id`)"
+        self.engine.command(f"INSERT INTO {table} SELECT {select} FROM {stage}",
                             settings={**settings, "max_threads": 1, "max_insert_threads": 1})
 
     def _messages(self, plan: RowPlan, path: Path, samples: list[str], bad: int) -> list[str]:

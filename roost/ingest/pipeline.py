@@ -108,10 +108,15 @@ class RowPlan:
     def target_select(self, rows: str) -> str:
         return f"SELECT {', '.join(f'{a} AS {c}' for c, a in self.targets)} FROM {rows} WHERE {OK}"
 
-    def quarantine_select(self, rows: str, import_id: str) -> str:
+    def quarantine_select(self, rows: str) -> str:
+        """The quarantine rows (``c__import_id`` is set when they move from their stage)."""
         cols = [f"{e} AS {c}" for c, e in self.quarantine]
-        cols.append(f"{string_literal(import_id)} AS `c__import_id`")
         return f"SELECT {', '.join(cols)} FROM {rows} WHERE NOT {OK} AND NOT {BLANK}"
+
+    def signature(self) -> str:
+        """Identifies the generated SQL: pipelines with the same signature are interchangeable."""
+        return "\n".join([repr(self.source), self.input_format, self.prepare_select("src"), self.rows_ddl(),
+                          self.target_select("rows"), self.quarantine_select("rows"), self.counts_select("rows")])
 
     def counts_select(self, rows: str) -> str:
         bad = f"NOT {OK} AND NOT {BLANK}"

@@ -189,7 +189,8 @@ def split_top(text: str, sep: str = ",", what: str = "schema") -> list[str]:
 
 _JSONPATH_RE = re.compile(r"`json:([^`]*)`")
 _KEYWORD_RE = re.compile(r"\s+(DEFAULT|CODEC|MATERIALIZED|ALIAS|EPHEMERAL|COMMENT|TTL)\b", re.I)
-_PATH_PART_RE = re.compile(r"\.([A-Za-z_@$][A-Za-z0-9_@$\-]*)|\[\s*'((?:[^'\\]|\\.)*)'\s*\]|\[\s*\"([^\"]*)\"\s*\]")
+_PATH_PART_RE = re.compile(r"\.([^.\[\]\s'\"`\\]+)|\[\s*'((?:[^'\\]|\\.)*)'\s*\]|\[\s*\"((?:[^\"\\]|\\.)*)\"\s*\]")
+_PATH_ESCAPE_RE = re.compile(r"\\(.)")
 
 
 def parse_jsonpath(path: str) -> tuple[list[str], bool] | None:
@@ -210,7 +211,8 @@ def parse_jsonpath(path: str) -> tuple[list[str], bool] | None:
         m = _PATH_PART_RE.match(rest, pos)
         if not m:
             raise bad(f"Invalid JSONPath '{path}'")
-        keys.append(m.group(1) or m.group(2) or m.group(3) or "")
+        quoted = m.group(2) if m.group(2) is not None else m.group(3)
+        keys.append(m.group(1) or _PATH_ESCAPE_RE.sub(r"\1", quoted or ""))
         pos = m.end()
     if not keys:
         raise bad(f"Invalid JSONPath '{path}'")
@@ -270,6 +272,8 @@ def parse_column(text: str) -> Column:
         text = (text[: m.start()] + text[m.end():]).strip()
         parse_jsonpath(jsonpath)  # validate
     text = text.strip()
+    if not text:
+        raise bad("Invalid schema: a column has a JSONPath but no name and type")
     if text.startswith("`"):
         end = text.find("`", 1)
         if end < 0:

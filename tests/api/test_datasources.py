@@ -456,6 +456,9 @@ def test_replace_is_atomic(admin: httpx.Client, server: Any, unique: str) -> Non
     assert seen <= {big, small}, seen
     assert row_count(admin, unique) == small
     assert sql(admin, f"SELECT DISTINCT s FROM {unique}") == [{"s": "new"}]
+    # appends after a replace land in the new table
+    append(admin, unique, body_small, fmt="ndjson")
+    assert row_count(admin, unique) == 2 * small
 
 
 def test_replace_csv_and_quarantine(admin: httpx.Client, csv_ds: str) -> None:

@@ -71,6 +71,7 @@ CASES: list[tuple[str, Req, int, list[str]]] = [
     ("column name with dash", create_req(schema="`a-b` String"), 400, ["a-b"]),
     ("column name starting with digit", create_req(schema="1abc String"), 400, ["1abc"]),
     ("column without type", create_req(schema="a"), 400, ["type"]),
+    ("jsonpath without column", create_req(schema="`json:$.a`"), 400, ["name"]),  # found by the fuzzer
     ("duplicated column", create_req(schema="a UInt8, a String"), 400, ["duplicated", "a"]),
     ("empty schema", create_req(schema=" , "), 400, ["schema"]),
     ("missing schema", create_req(schema=None), 400, ["schema"]),  # type: ignore[arg-type]
@@ -216,7 +217,7 @@ ENGINES_ = st.sampled_from(["MergeTree", "ReplacingMergeTree", "SummingMergeTree
                             "CollapsingMergeTree", "VersionedCollapsingMergeTree", "Null", "Log", "", "mergetree"])
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                    HealthCheck.too_slow])
 @given(name=NAMES, schema=FRAGMENTS, engine=st.one_of(ENGINES_, FRAGMENTS),
        keys=st.dictionaries(st.sampled_from(["engine_sorting_key", "engine_partition_key", "engine_ttl",
@@ -232,7 +233,7 @@ def test_fuzz_create_never_500(client: httpx.Client, name: str, schema: str, eng
         assert set(r.json()) >= {"error", "documentation"}
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                   HealthCheck.too_slow])
 @given(body=st.one_of(st.binary(max_size=300), FRAGMENTS.map(str.encode)),
        fmt=st.sampled_from(["csv", "ndjson", "parquet", None]),

@@ -200,7 +200,8 @@ def test_jwt_signed_elsewhere_and_refused_variants(admin, server, ds):  # type: 
     bad = {
         "expired": pyjwt.encode({**base, "exp": int(time.time()) - 10}, key, algorithm="HS256"),
         "no exp": pyjwt.encode(base, key, algorithm="HS256"),
-        "wrong key": pyjwt.encode({**base, "exp": int(time.time()) + 60}, "p.wrong-key-of-the-right-length-000000", algorithm="HS256"),
+        "wrong key": pyjwt.encode({**base, "exp": int(time.time()) + 60}, "p.wrong-key-of-the-right-length-000000",
+                                  algorithm="HS256"),
         "other workspace": pyjwt.encode({**base, "workspace_id": "nope", "exp": int(time.time()) + 60}, key,
                                         algorithm="HS256"),
         "unknown scope": pyjwt.encode({**base, "scopes": [{"type": "ADMIN"}], "exp": int(time.time()) + 60}, key,

@@ -1,7 +1,8 @@
 """Fixtures for auth tests: real catalogs on SQLite (temp file) and PostgreSQL (one schema per test).
 
 PostgreSQL comes from ``ROOST_TEST_PG`` (default ``postgresql://postgres@127.0.0.1:5432/test``); tests
-that need it fail when it is unreachable (CI and every dev machine run it). Each test gets its own schema ``t_<uuid hex>``,
+that need it fail when it is unreachable
+(CI and every dev machine run it). Each test gets its own schema ``t_<uuid hex>``,
 selected through ``options=-csearch_path=<schema>`` in the URL, dropped afterwards.
 """
 

@@ -186,12 +186,43 @@ def test_empty_file_is_nothing(target: Any) -> None:
     assert target("a UInt8").load(b"") == ImportResult()
 
 
-def test_staging_objects_are_dropped(target: Any, engine: ChdbEngine, importer: Importer) -> None:
+def _staging_tables(engine: ChdbEngine, importer: Importer) -> int:
+    return int(engine.query(f"SELECT count() FROM system.tables WHERE database = '{importer.staging_db}'",
+                            "TSV").data)
+
+
+def test_pipelines_are_reused_and_forgotten(target: Any, engine: ChdbEngine, importer: Importer) -> None:
+    before = _staging_tables(engine, importer)
     t = target("`id` UInt32 `json:$.id`")
     t.load(nd({"id": 1}, {"x": 1}))
-    t.load(nd({"id": 1}), token="tok")
-    left = engine.query(f"SELECT count() FROM system.tables WHERE database = '{importer.staging_db}'", "TSV").data
-    assert left == b"0\n"
+    one = _staging_tables(engine, importer) - before
+    assert one > 0
+    for _ in range(3):
+        t.load(nd({"id": 1}, {"x": 1}))
+    assert _staging_tables(engine, importer) - before == one  # reused, one import at a time
+    t.load(nd({"id": 2}), token="tok")  # the staged kind is another pipeline
+    assert _staging_tables(engine, importer) - before > one
+    assert t.rows("count() AS n") == [{"n": 5}] and len(t.qrows()) == 4
+    importer.forget(t.table)
+    assert _staging_tables(engine, importer) == before
+
+
+def test_concurrent_imports_into_one_table(target: Any) -> None:
+    import threading
+
+    t = target("`id` UInt32 `json:$.id`")
+    results: list[ImportResult] = []
+
+    def work(k: int) -> None:
+        results.append(t.load(nd(*({"id": k * 100 + i} for i in range(50)), {"bad": k})))
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(6)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert sorted((r.rows, r.quarantined) for r in results) == [(50, 1)] * 6  # counts never mix
+    assert t.rows("count() AS n, uniqExact(id) AS u") == [{"n": 300, "u": 300}]
 
 
 def test_line_numbers(tmp_path: Path) -> None:
@@ -217,3 +248,11 @@ def test_plan_rejects_bad_paths() -> None:
 
     with pytest.raises(BadRequest):
         plan_ndjson([Column("a", "String", jsonpath="$.`x`")])
+
+
+def test_odd_json_keys(target: Any) -> None:
+    t = target("`a` String `json:$['a.b']`, `b` String `json:$['a b']`, `c` String `json:$['it\\'s']`, "
+               "`d` String `json:$.ñ`, `e` UInt8 `json:$['x']['y.z']`")
+    res = t.load(nd({"a.b": "1", "a b": "2", "it's": "3", "ñ": "4", "x": {"y.z": 5}}))
+    assert (res.rows, res.quarantined) == (1, 0), res.errors
+    assert t.rows("a, b, c, d, e") == [{"a": "1", "b": "2", "c": "3", "d": "4", "e": 5}]
