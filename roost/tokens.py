@@ -186,6 +186,23 @@ class Tokens:
         self.rt.changed()
         return new
 
+    def drop_resource_scopes(self, kinds: tuple[str, ...], resource: dict[str, Any], actor: str) -> None:
+        """A dropped data source or pipe leaves every token's scopes, as in Tinybird.
+
+        A stale ``DATASOURCES:READ:<name>`` or ``PIPES:READ:<name>`` would otherwise grant whatever is
+        created later under the same name. Each change is in the audit trail.
+        """
+        changed = False
+        for rec in self.rt.catalog.list_tokens():
+            keep = [s for s in rec["scopes"]
+                    if not (s.get("type") in kinds and s.get("resource") in (resource["name"], resource["id"]))]
+            if len(keep) != len(rec["scopes"]):
+                self.rt.catalog.update_token(rec["id"], scopes=keep)
+                self.rt.catalog.add_audit(actor, "update", rec["id"], rec["name"], rec["scopes"], keep)
+                changed = True
+        if changed:
+            self.rt.changed()
+
     # --- JWTs -------------------------------------------------------------------------------------
     def create_jwt(self, caller: Principal, body: dict[str, Any], name: str | None,
                    expiration_time: str | None) -> dict[str, Any]:

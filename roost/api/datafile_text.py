@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 from roost.ingest.schema import columns_from_doc, engine_from_doc
@@ -33,10 +34,19 @@ def pipe_text(pipe: dict[str, Any]) -> str:
         if n.get("description"):
             lines += ["DESCRIPTION >", "    " + str(n["description"]).replace("\n", "\n    ")]
         lines.append("SQL >")
-        lines += ["    " + line for line in n["sql"].splitlines()]
+        lines += ["    " + line if line.strip() else "" for line in _sql_block(n["sql"])]
         if n["type"] == "endpoint":
             lines.append("TYPE endpoint")
         elif n["type"] == "materialized":
             lines += ["TYPE materialized", f"DATASOURCE {n.get('datasource')}"]
         lines.append("")
     return "\n".join(lines)
+
+
+def _sql_block(sql: str) -> list[str]:
+    """SQL lines without their common indentation (a template's ``%`` line apart), so that a pull and a
+    push round trip does not indent the SQL a little more each time."""
+    lines = sql.strip("\n").splitlines()
+    if lines and lines[0].strip() == "%":
+        return ["%", *textwrap.dedent("\n".join(lines[1:])).splitlines()]
+    return textwrap.dedent("\n".join(lines)).splitlines()

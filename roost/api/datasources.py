@@ -65,7 +65,8 @@ async def get_datasource(request: Request, principal: Principal) -> Response:
         from roost.api.datafile_text import datasource_text
 
         ds = rt.datasources.get(name.removesuffix(".datasource"))
-        return Response(datasource_text(rt, ds), media_type="text/plain")
+        # exactly text/plain: tb pull parses anything else (even with a charset) as JSON
+        return Response(datasource_text(rt, ds), headers={"Content-Type": "text/plain"})
     ds = rt.datasources.get(name)
     stats = await rt.engine.run(rt.datasources.stats)
     return json_response(rt.datasources.describe(ds, stats))
@@ -295,4 +296,7 @@ async def drop_datasource(request: Request, principal: Principal) -> Response:
             documentation=DOC_DATASOURCES,
         )
     await rt.engine.run(rt.datasources.drop, ds, _rid(request))
+    from roost.tokens import DS_SCOPES
+
+    await rt.engine.run(rt.tokens.drop_resource_scopes, DS_SCOPES, ds, principal.name)
     return empty(204)

@@ -13,6 +13,7 @@ from roost.api.responses import empty, json_response
 from roost.api.routing import ANY_TOKEN, ANY_TOKEN_OR_JWT, PIPES_CREATE, PIPES_DROP, PIPES_READ, Requirement, route
 from roost.auth.principal import Principal
 from roost.errors import DOC_PIPES, BadRequest
+from roost.tokens import PIPE_SCOPES
 
 PIPE_INFO = Requirement(
     "PIPES:CREATE or PIPES:READ:<name>",
@@ -138,29 +139,8 @@ async def delete_pipe(request: Request, principal: Principal) -> Response:
     rt = _rt(request)
     pipe = rt.pipes.get(request.path_params["name"])
     await rt.engine.run(rt.pipes.delete, pipe)
-    await rt.engine.run(_drop_token_scopes, rt, pipe, principal.name)
+    await rt.engine.run(rt.tokens.drop_resource_scopes, PIPE_SCOPES, pipe, principal.name)
     return empty(204)
-
-
-def _drop_token_scopes(rt: Any, pipe: dict[str, Any], actor: str) -> None:
-    """A dropped pipe leaves every token's scopes, as in Tinybird.
-
-    A stale ``PIPES:READ:<name>`` would otherwise grant a pipe created later under the same name, and
-    Tinybird's CLI relies on this: ``tb push --force`` creates, tests and drops ``<pipe>__checker``, then
-    re-sends the TOKEN's scopes it read back, which must not name the dropped pipe.
-    """
-    from roost.tokens import PIPE_SCOPES
-
-    changed = False
-    for rec in rt.catalog.list_tokens():
-        keep = [s for s in rec["scopes"]
-                if not (s.get("type") in PIPE_SCOPES and s.get("resource") in (pipe["name"], pipe["id"]))]
-        if len(keep) != len(rec["scopes"]):
-            rt.catalog.update_token(rec["id"], scopes=keep)
-            rt.catalog.add_audit(actor, "update", rec["id"], rec["name"], rec["scopes"], keep)
-            changed = True
-    if changed:
-        rt.changed()
 
 
 PIPE_EDIT = Requirement("PIPES:CREATE", lambda p, r: p.may_create_pipes())
