@@ -307,6 +307,9 @@ class Pipes:
         if node["type"] == "materialized":
             raise _bad("A materialized node cannot be changed: recreate the pipe")
         old_name = node["name"]
+        for key in ("name", "sql", "description"):
+            if fields.get(key) is not None and not isinstance(fields[key], str):
+                raise _bad(f"The node's {key} must be a string")
         if fields.get("name") and fields["name"] != old_name:
             check_name(fields["name"], "node")
             if any(n["name"] == fields["name"] for n in nodes):

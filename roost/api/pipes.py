@@ -146,23 +146,34 @@ async def delete_pipe(request: Request, principal: Principal) -> Response:
 PIPE_EDIT = Requirement("PIPES:CREATE", lambda p, r: p.may_create_pipes())
 
 
-@route("/v0/pipes/{name}/nodes", ["POST"], requires=PIPE_EDIT, name="add_node")
-async def add_node(request: Request, principal: Principal) -> Response:
-    rt = _rt(request)
-    pipe = rt.pipes.get(request.path_params["name"])
-    params = {k: v for k, v in request.query_params.items() if k != "token"}
+async def _node_params(request: Request) -> dict[str, Any]:
+    """Node fields from the query string and a form, a JSON object, or a raw SQL body."""
+    params: dict[str, Any] = {k: v for k, v in request.query_params.items() if k != "token"}
     ct = content_type(request)
     if ct in (FORM, MULTIPART):
         form = await request.form()
         params.update({k: str(v) for k, v in form.items() if k != "token"})
-        sql = params.get("sql", "")
     elif ct == "application/json":
-        data = orjson.loads(await request.body() or b"{}")
-        params.update({k: v for k, v in data.items() if isinstance(data, dict)})
-        sql = str(params.get("sql", ""))
+        try:
+            data = orjson.loads(await request.body() or b"{}")
+        except orjson.JSONDecodeError as e:
+            raise BadRequest(f"Invalid JSON body: {e}", documentation=DOC_PIPES) from None
+        if not isinstance(data, dict):
+            raise BadRequest("The body must be a JSON object", documentation=DOC_PIPES)
+        params.update({k: v for k, v in data.items() if k != "token"})
     else:
-        sql = (await request.body()).decode("utf-8", "replace")
-    node = await rt.engine.run(rt.pipes.add_node, pipe, {"name": params.get("name"), "sql": sql,
+        raw = (await request.body()).decode("utf-8", "replace")
+        if raw.strip():
+            params["sql"] = raw
+    return params
+
+
+@route("/v0/pipes/{name}/nodes", ["POST"], requires=PIPE_EDIT, name="add_node")
+async def add_node(request: Request, principal: Principal) -> Response:
+    rt = _rt(request)
+    pipe = rt.pipes.get(request.path_params["name"])
+    params = await _node_params(request)
+    node = await rt.engine.run(rt.pipes.add_node, pipe, {"name": params.get("name"), "sql": params.get("sql", ""),
                                                          "description": params.get("description"),
                                                          "type": params.get("type")})
     return json_response(_node_json(node))
@@ -179,15 +190,7 @@ def _node_json(n: dict[str, Any]) -> dict[str, Any]:
 async def update_node(request: Request, principal: Principal) -> Response:
     rt = _rt(request)
     pipe = rt.pipes.get(request.path_params["name"])
-    params = {k: v for k, v in request.query_params.items() if k != "token"}
-    ct = content_type(request)
-    if ct in (FORM, MULTIPART):
-        form = await request.form()
-        params.update({k: str(v) for k, v in form.items() if k != "token"})
-    else:
-        raw = (await request.body()).decode("utf-8", "replace")
-        if raw.strip():
-            params["sql"] = raw
+    params = await _node_params(request)
     node = await rt.engine.run(rt.pipes.update_node, pipe, request.path_params["node"], params)
     return json_response(_node_json(node))
 
