@@ -41,9 +41,11 @@ class WAL:
         self.dir = directory
         self.dir.mkdir(parents=True, exist_ok=True)
         existing = self.segments()
-        self.seq = (existing[-1] + 1) if existing else 1
+        # Segment numbers are part of the deduplication tokens of their inserts, so they must never be
+        # reused: a high-water mark survives even when every segment file is gone.
+        self.seq = max((existing[-1] + 1) if existing else 1, self._read_mark() + 1)
         self._f = open(self._path(self.seq), "ab")
-        self._sync_dir()
+        self._write_mark(self.seq)
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)  # guards _pending; held only for a moment
         self._io = threading.Lock()  # guards the segment file: writes, fsyncs and rotation
@@ -135,8 +137,23 @@ class WAL:
             self._f.close()
             self.seq += 1
             self._f = open(self._path(self.seq), "ab")
-            self._sync_dir()  # the new segment's name must survive a power loss as well as its records
+            self._write_mark(self.seq)  # also syncs the directory: the new segment's name must survive
             return closed
+
+    def _read_mark(self) -> int:
+        try:
+            return int((self.dir / "high-water").read_text().strip() or 0)
+        except (OSError, ValueError):
+            return 0
+
+    def _write_mark(self, seq: int) -> None:
+        tmp = self.dir / "high-water.tmp"
+        with open(tmp, "w") as f:
+            f.write(str(seq))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.dir / "high-water")
+        self._sync_dir()
 
     def read(self, seq: int) -> Iterator[tuple[str, bytes]]:
         """Records of one segment; a torn tail (crash during write) is ignored."""
