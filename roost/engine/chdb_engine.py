@@ -74,7 +74,7 @@ class ChdbEngine:
         text = sql + settings_clause(settings)
         conn = self._conn()
         try:
-            r = conn.query(text, fmt, params=dict(params) if params else None)
+            r = conn.query(text, fmt, params={k: escape_param(v) for k, v in params.items()} if params else None)
         except Exception as e:
             self._reset()
             raise EngineError.from_text(str(e)) from None
@@ -154,3 +154,12 @@ def _rows_written(res: Any) -> int:
     if isinstance(res, dict):
         return int(res.get("rows_written") or res.get("written_rows") or 0)
     return 0
+
+
+def escape_param(value: Any) -> Any:
+    """Query parameter values are read in ClickHouse's escaped text format: a raw tab, new line or
+    backslash in a value would end it early or change it. Strings are escaped so they arrive intact."""
+    if not isinstance(value, str):
+        return value
+    return (value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+            .replace("\0", "\\0"))

@@ -112,6 +112,7 @@ class EventsBatcher:
         self._wait_thread: threading.Thread | None = None
         self.max_unflushed = 512 * 1024 * 1024
         self.last_error: str | None = None
+        self._failures: dict[tuple[int, str], int] = {}
 
     # --- lifecycle ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -255,6 +256,28 @@ class EventsBatcher:
                 return
         self._backlog = 0
 
+    #: attempts before a failing batch is moved, raw, to the quarantine
+    MAX_ATTEMPTS = 3
+
+    def _quarantine_raw(self, ds: dict[str, Any], payloads: list[bytes], seq: int, reason: str) -> bool:
+        rows = []
+        for payload in payloads:
+            for line in payload.split(b"\n"):
+                if line.strip():
+                    rows.append(orjson.dumps({"c__raw": line.decode("utf-8", "replace"),
+                                              "c__error": [f"the batch could not be imported: {reason}"],
+                                              "c__error_column": [], "c__import_id": f"events-{seq}-{ds['id']}"}))
+        try:
+            self.rt.engine.insert(self.rt.datasources.quarantine(ds), "JSONEachRow", [b"\n".join(rows) + b"\n"],
+                                  settings={"input_format_skip_unknown_fields": 1, "insert_deduplicate": 1,
+                                            "insert_deduplication_token": f"wal{seq}-{ds['id']}-raw"})
+        except Exception as e:  # the engine itself is failing: keep the segment
+            log.error("could not quarantine events for %s: %s", ds["name"], e)
+            return False
+        self.rt.logs.ops("append-hfi", ds, result="error", rows=0, rows_quarantine=len(rows),
+                         error=f"moved to the quarantine: {reason}", import_id=f"events-{seq}-{ds['id']}")
+        return True
+
     def _flush_segment(self, seq: int) -> bool:
         groups: dict[str, list[bytes]] = {}
         for ds_id, payload in self.wal.read(seq):
@@ -274,10 +297,20 @@ class EventsBatcher:
                 res = self.rt.datasources.import_file(ds, path, "ndjson", import_id,
                                                       dedup_token=f"wal{seq}-{ds_id}")
             except Exception as e:
-                self.last_error = str(e)
-                log.error("could not insert events for %s (segment %d kept for retry): %s", ds["name"], seq, e)
-                self.rt.logs.ops("append-hfi", ds, result="error", error=str(e), import_id=import_id)
-                return False
+                msg = getattr(e, "message", None) or str(e)
+                self.last_error = msg
+                key = (seq, ds_id)
+                self._failures[key] = self._failures.get(key, 0) + 1
+                log.error("could not insert events for %s (segment %d, attempt %d): %s", ds["name"], seq,
+                          self._failures[key], msg)
+                self.rt.logs.ops("append-hfi", ds, result="error", error=msg, import_id=import_id)
+                # A batch that keeps failing must not hold back every later event: after a few tries its
+                # rows go to the quarantine, raw, with the reason (nothing is dropped). If even that fails
+                # (the engine is down) the segment stays and is retried.
+                if self._failures[key] < self.MAX_ATTEMPTS or not self._quarantine_raw(ds, payloads, seq, msg):
+                    return False
+                self._failures.pop(key, None)
+                continue
             finally:
                 path.unlink(missing_ok=True)
             self.rt.logs.ops("append-hfi", ds, elapsed=time.monotonic() - t0, rows=res.rows,
