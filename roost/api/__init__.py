@@ -3,14 +3,16 @@
 ``load_routes()`` imports every API module so that their ``@route`` declarations are registered.
 """
 
+# The hot routes first: Starlette tries routes in order, so endpoints, the Events API and the Query
+# API are matched before the management routes.
 API_MODULES = (
+    "roost.api.pipes",
+    "roost.api.events",
+    "roost.api.query",
     "roost.api.workspace",
     "roost.api.datasources",
-    "roost.api.events",
     "roost.api.jobs",
     "roost.api.tokens",
-    "roost.api.query",
-    "roost.api.pipes",
     "roost.ui.routes",
 )
 
