@@ -55,6 +55,8 @@ class TokenCatalog(Protocol):
 
     def touch_token(self, id: str, at: str) -> None: ...
 
+    def touch_tokens(self, items: list[tuple[str, str]]) -> None: ...
+
     def version(self) -> int: ...
 
 
@@ -272,21 +274,44 @@ class TokenVerifier:
                 self._touch_thread = t
 
     def _touch_loop(self) -> None:
+        """Write last uses in batches: one catalog transaction per second at most, however many tokens
+        were used (a write per token competed with requests for the GIL and the disk)."""
         while True:
-            item = self._touch_q.get()
-            try:
-                if item is _STOP:
-                    return
-                if isinstance(item, threading.Event):
-                    item.set()
-                    continue
-                token_id, at = item
+            items = [self._touch_q.get()]
+            if items[0] is not _STOP and not isinstance(items[0], threading.Event):
+                time.sleep(self.TOUCH_BATCH_SECONDS)
+            while True:
                 try:
-                    self.catalog.touch_token(token_id, at)
-                except Exception as e:
-                    log.warning("auth: recording last use of token id %s failed: %s", token_id, e)
-            finally:
+                    items.append(self._touch_q.get_nowait())
+                except queue.Empty:
+                    break
+            pending: dict[str, str] = {}
+            stop = False
+            for item in items:
+                if item is _STOP:
+                    stop = True
+                elif isinstance(item, threading.Event):
+                    self._write_touches(pending)
+                    pending = {}
+                    item.set()
+                else:
+                    token_id, at = item
+                    pending[token_id] = at
+            self._write_touches(pending)
+            for _ in items:
                 self._touch_q.task_done()
+            if stop:
+                return
+
+    TOUCH_BATCH_SECONDS = 1.0
+
+    def _write_touches(self, pending: dict[str, str]) -> None:
+        if not pending:
+            return
+        try:
+            self.catalog.touch_tokens(list(pending.items()))
+        except Exception as e:
+            log.warning("auth: recording last use of %d tokens failed: %s", len(pending), e)
 
     def flush_touches(self, timeout: float = 5.0) -> bool:
         """Wait until every touch queued so far is written (for tests and shutdown)."""

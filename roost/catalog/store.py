@@ -144,6 +144,15 @@ class Catalog:
         with self.engine.begin() as c:
             c.execute(sa.update(s.tokens).where(s.tokens.c.id == id).values(last_used_at=at))
 
+    def touch_tokens(self, items: list[tuple[str, str]]) -> None:
+        """Record the last use of many tokens in one transaction (no version bump)."""
+        if not items:
+            return
+        t = s.tokens
+        stmt = sa.update(t).where(t.c.id == sa.bindparam("tid")).values(last_used_at=sa.bindparam("at"))
+        with self.engine.begin() as c:
+            c.execute(stmt, [{"tid": i, "at": a} for i, a in items])
+
     def delete_token(self, id: str) -> bool:
         with self._write() as c:
             return c.execute(sa.delete(s.tokens).where(s.tokens.c.id == id)).rowcount > 0

@@ -269,14 +269,15 @@ def test_touch_throttled_and_off_path(catalog: Catalog, counting: CountingCatalo
         for _ in range(3):
             v0.authenticate(rec["value"])
         assert v0.flush_touches()
-        assert counting.calls["touch_token"] == 5
+        # three uses of one token queued together are written once (one batch per second)
+        assert counting.calls["touch_token"] == 3
     finally:
         v0.close()
 
     v_off = TokenVerifier(counting, SECRET, touch_interval=None)
     v_off.authenticate(rec["value"])
     assert v_off.flush_touches()
-    assert counting.calls["touch_token"] == 5
+    assert counting.calls["touch_token"] == 3
     v_off.close()
 
 
@@ -287,16 +288,23 @@ def test_touch_never_blocks_request(catalog: Catalog) -> None:
     gate = threading.Event()
 
     class SlowTouch(CountingCatalog):
-        def touch_token(self, id: str, at: str) -> None:
-            gate.wait(5)
-            self.inner.touch_token(id, at)
+        def touch_tokens(self, items: list[tuple[str, str]]) -> None:
+            gate.wait()  # the catalog write hangs until the test releases it
+            self.inner.touch_tokens(items)
 
     v = TokenVerifier(SlowTouch(catalog), SECRET, touch_interval=0.0)
-    try:
-        t0 = time.monotonic()
+    done = threading.Event()
+
+    def requests() -> None:
         for _ in range(100):
             v.authenticate(rec["value"])
-        assert time.monotonic() - t0 < 2.0  # would be >= 5 s if a touch blocked the caller
+        done.set()
+
+    worker = threading.Thread(target=requests, daemon=True)
+    try:
+        worker.start()
+        # every request completes while the last-use write is still blocked: touches are off the path
+        assert done.wait(60)
     finally:
         gate.set()
         v.close()
