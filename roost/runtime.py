@@ -108,6 +108,7 @@ class Runtime:
     # --- lifecycle ------------------------------------------------------------------------------
     def start(self) -> None:
         self.logs.start()
+        self.verifier.preload()
         self.verifier.start()
         self.events.start()
         self._stop_poll = threading.Event()

@@ -174,6 +174,22 @@ class TokenVerifier:
                 self._static[h] = p
         return p
 
+    def preload(self) -> int:
+        """Fill the static-token cache from one catalog read (at start), so that the first request of
+        each token does not read the catalog on the event loop. Returns the number of tokens cached."""
+        gen = self._gen
+        loaded: dict[str, Principal | None] = {}
+        for rec in self.catalog.list_tokens()[: self.cache_size]:
+            value = rec.get("value")
+            if isinstance(value, str) and value:
+                loaded[value_hash(value)] = principal_from_record(rec)
+        with self._lock:
+            if self._gen != gen:  # something changed meanwhile: keep the cache empty, load on demand
+                return 0
+            for h, p in loaded.items():
+                self._static.setdefault(h, p)
+        return len(loaded)
+
     def _load_signing(self) -> tuple[str | None, str | None]:
         gen = self._gen
         ws = self.catalog.get_workspace()

@@ -393,3 +393,19 @@ def test_second_process_sees_deletion(pg_url: str) -> None:
     finally:
         cat1.close()
         cat2.close()
+
+
+def test_preload_fills_the_cache_from_one_read(catalog: Catalog, counting: CountingCatalog) -> None:
+    rec = add_token(catalog, "reader", READER, workspace_id=WORKSPACE_ID)
+    v = TokenVerifier(counting, SECRET)
+    try:
+        assert v.preload() >= 1
+        reads = counting.reads()
+        assert v.authenticate(rec["value"]).name == "reader"
+        assert counting.reads() == reads  # served from the preloaded cache
+        catalog.delete_token(rec["id"])
+        v.invalidate()
+        with pytest.raises(Forbidden):
+            v.authenticate(rec["value"])
+    finally:
+        v.close()
