@@ -8,6 +8,7 @@ output, and runs the result read-only with limits.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import uuid
@@ -126,7 +127,11 @@ class Pipes:
                      test_mode: bool = False) -> CompiledQuery:
         node = pipe["nodes"][index]
         try:
-            sql = render(node["sql"], params, test_mode=test_mode) if is_template(node["sql"]) else node["sql"]
+            if is_template(node["sql"]):
+                known = self.known_identifiers(pipe)
+                sql = render(node["sql"], params, test_mode=test_mode, column_check=known.__contains__)
+            else:
+                sql = node["sql"]
         except RoostError:
             raise
         extra = NodeRelations(self, pipe, principal, params, index, test_mode)
@@ -136,6 +141,22 @@ class Pipes:
             if e.status == 400 and not e.body and not e.message.startswith("[Error]"):
                 e.message = f"[Error] {e.message} (in node '{node['name']}' of pipe '{pipe['name']}')"
             raise
+
+    def known_identifiers(self, pipe: dict[str, Any]) -> frozenset[str]:
+        """What ``column()``/``columns()``/``symbol()`` may name in this pipe: the columns of the workspace's
+        data sources and the names the pipe's own SQL defines (aliases of earlier nodes)."""
+        key = ("idents", pipe.get("id"), pipe.get("updated_at"))
+        hit = self.endpoint_cache.get(key) if pipe.get("id") else None
+        if hit is None:
+            names: set[str] = set()
+            for ds in self.rt.catalog.list_datasources():
+                names.update(c["name"] for c in ds["columns"])
+            for n in pipe["nodes"]:
+                names.update(_IDENT.findall(n["sql"]))
+            hit = frozenset(names)
+            if pipe.get("id"):
+                self.endpoint_cache.put(key, hit)
+        return hit  # type: ignore[no-any-return]
 
     def compile_endpoint(self, pipe: dict[str, Any], principal: Principal, params: Mapping[str, Any],
                          *, test_mode: bool = False) -> CompiledQuery:
@@ -465,6 +486,9 @@ class Pipes:
             for p in n.get("params", []):
                 seen.setdefault(p["name"], p)
         return list(seen.values())
+
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _col_ddl(c: dict[str, Any]) -> str:

@@ -292,3 +292,13 @@ def test_result_cache_never_crosses_tenants(admin, server, ds, unique):  # type:
             assert c.get(f"/v0/pipes/{name}.json").json()["data"] == [{"user_id": 1}]
         with server.client(b) as c:
             assert c.get(f"/v0/pipes/{name}.json").json()["data"] == [{"user_id": 2}]
+
+
+def test_column_parameter_is_checked_against_real_columns(admin, ds, unique):  # type: ignore[no-untyped-def]
+    sql = f"%\nSELECT {{{{column(col, 'event_type')}}}} AS v, count() AS n FROM {ds} GROUP BY v ORDER BY v"
+    r = admin.post("/v0/pipes", json={"name": unique, "nodes": [{"name": "n", "type": "endpoint", "sql": sql}]})
+    assert r.status_code == 200, r.text
+    assert admin.get(f"/v0/pipes/{unique}.json", params={"col": "user_id"}).status_code == 200
+    for bad in ("nope", "user_id`) OR 1=1 --", "system.tables"):
+        r = admin.get(f"/v0/pipes/{unique}.json", params={"col": bad})
+        assert r.status_code == 400, (bad, r.text)
