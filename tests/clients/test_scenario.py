@@ -23,7 +23,7 @@ from tests.clients.helpers import (
     token_file,
     wait_count,
 )
-from tests.support.server import RoostServer
+from tests.support.server import RoostServer, wait_until
 
 
 def as_rows(data: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -145,7 +145,10 @@ def test_shop_backend_with_tinybirds_clients(tb_factory, verdin, sdk, roost: Roo
     assert wait_count(http, ds, len(data)) == len(data)
     check_user("alice", ["alice"])
 
-    # 9. the pipe re-pushed with --force (tb's regression check replays the recorded calls first)
+    # 9. the pipe re-pushed with --force (tb's regression check replays the recorded calls first; the request
+    # log is written in batches off the request path, so wait until it holds them)
+    logged = f"SELECT count() AS c FROM tinybird.pipe_stats_rt WHERE pipe_name = '{pipe}' FORMAT JSON"
+    assert wait_until(lambda: http.get("/v0/sql", params={"q": logged}).json()["data"][0]["c"] > 0, 15)
     r = tb("push", f"pipes/{pipe}.pipe", "--force")
     assert f"{pipe}__checker" in r.out
     assert scopes(admin.api.tokens.get_information(f"{p}_dashboard").info) == {("PIPES:READ", pipe, "")}

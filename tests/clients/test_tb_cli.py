@@ -31,7 +31,7 @@ from tests.clients.helpers import (
     token_file,
     token_value,
 )
-from tests.support.server import RoostServer
+from tests.support.server import RoostServer, wait_until
 
 
 def push_project(tb: Tb, p: str, reader: bool = True) -> tuple[str, str]:
@@ -118,6 +118,9 @@ def test_push_force_alters_replaces_and_updates(tb: Tb, http: httpx.Client, uniq
     # pipe, unchanged results: tb runs its regression check (a __checker pipe replaying the requests found in
     # tinybird.pipe_stats_rt), then replaces the pipe; its TOKEN keeps reading only the real pipe
     assert endpoint(tb.url, token_value(http, f"{unique}_reader"), pipe).status_code == 200
+    # the request log is written in batches off the request path: wait until tb can find the request
+    logged = f"SELECT count() AS c FROM tinybird.pipe_stats_rt WHERE pipe_name = '{pipe}' FORMAT JSON"
+    assert wait_until(lambda: http.get("/v0/sql", params={"q": logged}).json()["data"][0]["c"] > 0, 15)
     r = tb("push", f"pipes/{pipe}.pipe", "--force")
     assert re.search(rf"new {re.escape(tb.url)}/v0/pipes/{pipe}__checker\.json\?\S+ \.\.\. ok", r.out), r.out
     assert http.get(f"/v0/pipes/{pipe}__checker").status_code == 404
