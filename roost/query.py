@@ -290,12 +290,3 @@ class QueryService:
                 msg = msg[:i]
         return msg.strip()
 
-
-def split_format(sql: str) -> tuple[str, str | None]:
-    from roost.sql import compiler
-
-    fn = getattr(compiler, "split_format", None)
-    if fn is None:
-        return sql, None
-    result: tuple[str, str | None] = fn(sql)
-    return result

@@ -322,11 +322,7 @@ class Context:
         for item in iterate(iterable):
             self.iterate()
             self._assign(node.target, item)
-            try:
-                self.run(node.body, out)
-            except _ContinueLoop:
-                continue
-            except _BreakLoop:
+            if not self._loop_body(node.body, out):
                 broke = True
                 break
         if not broke:
@@ -336,15 +332,21 @@ class Context:
         broke = False
         while truthy(self.ev(node.test)):
             self.iterate()
-            try:
-                self.run(node.body, out)
-            except _ContinueLoop:
-                continue
-            except _BreakLoop:
+            if not self._loop_body(node.body, out):
                 broke = True
                 break
         if not broke:
             self.run(node.orelse, out)
+
+    def _loop_body(self, body: list[Node], out: list[str]) -> bool:
+        """Run one iteration; False when it ended with ``{% break %}``."""
+        try:
+            self.run(body, out)
+        except _ContinueLoop:
+            pass
+        except _BreakLoop:
+            return False
+        return True
 
     def _try(self, node: Try, out: list[str]) -> None:
         try:
